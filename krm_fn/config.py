@@ -1,0 +1,125 @@
+"""The function config: a typed ``SecretFanout`` or a ``ConfigMap`` of strings."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import durations, models, names
+from .krm import Results, type_name
+
+CONFIG_API_VERSION = "fn.openchoreo.dev/v1alpha1"
+CONFIG_KIND = "SecretFanout"
+
+
+class FunctionConfig(BaseModel):
+    """Settings of one run; every field has a default, so no config is fine."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    planes: list[str] = Field(default_factory=list, description=(
+        "Only emit ExternalSecrets for these planes: 'Kind/name' (cluster-scoped) or "
+        "'Kind/namespace/name'. Empty means every plane."))
+    externalSecretAPIVersion: Literal["external-secrets.io/v1", "external-secrets.io/v1beta1"] = Field(
+        "external-secrets.io/v1", description="apiVersion of generated ExternalSecrets (v1beta1 only for ESO <= 0.16).")
+    defaultRefreshInterval: str = Field(
+        "1h", description="refreshInterval for SecretReferences that set none (Go duration).")
+    outputDir: str = Field("planes", description="Package folder the generated files are placed under.")
+    plaintextSecrets: Literal["error", "warning", "allow"] = Field(
+        "error", description="What an input core/v1 Secret carrying data or stringData is.")
+    creationPolicy: Literal["Owner", "Orphan", "Merge", "None"] = Field(
+        "Owner", description="spec.target.creationPolicy of generated ExternalSecrets.")
+    deletionPolicy: Literal["Retain", "Delete", "Merge"] = Field(
+        "Retain", description="spec.target.deletionPolicy of generated ExternalSecrets.")
+    output: Literal["all", "generated"] = Field(
+        "all", description="'all': inputs pass through plus generated objects; 'generated': only generated objects.")
+
+    @field_validator("defaultRefreshInterval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        return models._duration(value) or value
+
+    @field_validator("outputDir")
+    @classmethod
+    def _output_dir(cls, value: str) -> str:
+        problem = names.output_dir_problem(value)
+        if problem:
+            raise ValueError(f"outputDir {problem}")
+        return value
+
+    @field_validator("planes")
+    @classmethod
+    def _planes(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            problem = plane_selector_problem(entry)
+            if problem:
+                raise ValueError(f"{entry!r}: {problem}")
+        return value
+
+
+def plane_selector_problem(value: str) -> str | None:
+    parts = value.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        return "expected 'Kind/name' or 'Kind/namespace/name'"
+    if parts[0] not in models.PLANE_KINDS:
+        return f"unknown plane kind {parts[0]!r} (one of {', '.join(models.PLANE_KINDS)})"
+    if len(parts) == 3 and parts[0] in models.CLUSTER_PLANE_KINDS:
+        return f"{parts[0]} is cluster-scoped: write '{parts[0]}/{parts[2]}'"
+    if len(parts) == 2 and parts[0] not in models.CLUSTER_PLANE_KINDS:
+        return f"{parts[0]} is namespaced: write '{parts[0]}/<namespace>/{parts[1]}'"
+    return None
+
+
+# ConfigMap values are strings; these fields are lists of comma-separated values.
+_LIST_FIELDS = {"planes"}
+
+
+def _from_configmap(data: Any, results: Results, obj: dict) -> dict | None:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        results.error(f"function config data must be a mapping, found a {type_name(data)}", obj, "data")
+        return None
+    values: dict[str, Any] = {}
+    ok = True
+    for key, value in data.items():
+        if not isinstance(value, str):
+            results.error(f"ConfigMap values are strings; quote the value of {key!r}", obj, f"data.{key}")
+            ok = False
+            continue
+        values[key] = [p.strip() for p in value.split(",") if p.strip()] if key in _LIST_FIELDS else value
+    return values if ok else None
+
+
+def load(function_config: dict | None, results: Results) -> FunctionConfig | None:
+    """The run's settings, or None (with error results) when the config is invalid."""
+    if function_config is None:
+        return FunctionConfig()
+    kind = function_config.get("kind")
+    api = function_config.get("apiVersion")
+    if kind == "ConfigMap" and api == "v1":
+        values = _from_configmap(function_config.get("data"), results, function_config)
+        prefix = "data"
+    elif kind == CONFIG_KIND and api == CONFIG_API_VERSION:
+        spec = function_config.get("spec")
+        if spec is not None and not isinstance(spec, dict):
+            results.error(f"spec must be a mapping, found a {type_name(spec)}", function_config, "spec")
+            return None
+        values = dict(spec or {})
+        prefix = "spec"
+    else:
+        results.error(f"unsupported function config {api}/{kind}: use {CONFIG_API_VERSION} {CONFIG_KIND} "
+                      "or a v1 ConfigMap", function_config)
+        return None
+    if values is None:
+        return None
+    try:
+        return FunctionConfig.model_validate(values)
+    except ValidationError as exc:
+        for path, message in models.validation_problems(exc, prefix):
+            results.error(f"invalid function config: {message}", function_config, path)
+        return None
+
+
+def canonical_refresh(config: FunctionConfig, value: str | None) -> str:
+    return durations.canonical(value if value is not None else config.defaultRefreshInterval)

@@ -1,0 +1,238 @@
+"""Step 2: find who needs which secret.
+
+Each consumer kind has one small finder that yields :class:`Need`s: a
+SecretReference name, the field that named it, and where the ExternalSecret
+must land (namespace, name, plane family).  Names that are not
+SecretReferences in the consumer's home namespace are left alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from . import krm
+from .constants import (CREDENTIALS_SECRET_ANNOTATION, OPENCHOREO_NAMESPACE, TARGET_NAMESPACE_ANNOTATION)
+from .inventory import Inventory, PlaneId
+
+
+@dataclass(frozen=True)
+class Need:
+    consumer: dict
+    field: str  # path of the reference inside the consumer
+    secret_name: str  # SecretReference name, in home_namespace
+    home_namespace: str
+    family: str  # "data" | "build"
+    target_namespace: str
+    target_name: str  # ExternalSecret name and target Secret name
+    key: str | None = None  # a key the consumer reads from the Secret
+    key_field: str | None = None
+    fan_out: bool = False  # ServiceClass: every data plane the class can deploy to
+    plane: PlaneId | None = None  # fixed plane (SecretReference.spec.targetPlane)
+
+
+def home_namespace(obj: dict) -> str:
+    """Where a consumer's SecretReferences, Environments and planes live."""
+    for source in (krm.labels(obj), krm.annotations(obj)):
+        value = source.get(OPENCHOREO_NAMESPACE)
+        if isinstance(value, str) and value:
+            return value
+    return krm.namespace(obj)
+
+
+def _get(obj, *path):
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(obj, list) or part >= len(obj):
+                return None
+        elif not isinstance(obj, dict):
+            return None
+        obj = obj[part] if isinstance(part, int) else obj.get(part)
+    return obj
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _str(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# --- pod specs ---------------------------------------------------------------------
+
+# A secret name found in a pod spec: (name, field path, key or None, key path).
+Ref = tuple[str, str, "str | None", "str | None"]
+
+
+def _container_refs(container: dict, path: str) -> Iterator[Ref]:
+    for i, env in enumerate(_list(container.get("env"))):
+        ref = _get(env, "valueFrom", "secretKeyRef")
+        name = _str(_get(ref, "name"))
+        if name:
+            key = _str(_get(ref, "key"))
+            field = f"{path}.env[{i}].valueFrom.secretKeyRef"
+            yield name, f"{field}.name", key, f"{field}.key"
+    for i, source in enumerate(_list(container.get("envFrom"))):
+        name = _str(_get(source, "secretRef", "name"))
+        if name:
+            yield name, f"{path}.envFrom[{i}].secretRef.name", None, None
+
+
+def pod_spec_refs(spec, path: str) -> Iterator[Ref]:
+    """Every Secret name a pod spec reads (containers, init containers, volumes, pull secrets)."""
+    if not isinstance(spec, dict):
+        return
+    for i, pull in enumerate(_list(spec.get("imagePullSecrets"))):
+        name = _str(_get(pull, "name"))
+        if name:
+            yield name, f"{path}.imagePullSecrets[{i}].name", None, None
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for i, container in enumerate(_list(spec.get(group))):
+            if isinstance(container, dict):
+                yield from _container_refs(container, f"{path}.{group}[{i}]")
+    yield from _volume_refs(spec.get("volumes"), path)
+
+
+def _volume_refs(volumes, path: str) -> Iterator[Ref]:
+    for i, volume in enumerate(_list(volumes)):
+        vpath = f"{path}.volumes[{i}]"
+        name = _str(_get(volume, "secret", "secretName"))
+        if name:
+            yield from _items_refs(name, f"{vpath}.secret", _get(volume, "secret", "items"), "secretName")
+        for j, source in enumerate(_list(_get(volume, "projected", "sources"))):
+            name = _str(_get(source, "secret", "name"))
+            if name:
+                yield from _items_refs(name, f"{vpath}.projected.sources[{j}].secret", _get(source, "secret", "items"),
+                                       "name")
+
+
+def _items_refs(name: str, path: str, items, name_field: str) -> Iterator[Ref]:
+    keys = [(k, i) for i, item in enumerate(_list(items)) if (k := _str(_get(item, "key")))]
+    if not keys:
+        yield name, f"{path}.{name_field}", None, None
+    for key, i in keys:
+        yield name, f"{path}.{name_field}", key, f"{path}.items[{i}].key"
+
+
+# Where each workload kind keeps its pod spec(s).
+_POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("v1", "Pod"): ("spec",),
+    ("apps/v1", "Deployment"): ("spec", "template", "spec"),
+    ("apps/v1", "StatefulSet"): ("spec", "template", "spec"),
+    ("apps/v1", "DaemonSet"): ("spec", "template", "spec"),
+    ("apps/v1", "ReplicaSet"): ("spec", "template", "spec"),
+    ("batch/v1", "Job"): ("spec", "template", "spec"),
+    ("batch/v1", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+_ARGO_KINDS = {"Workflow": ("spec",), "WorkflowTemplate": ("spec",), "ClusterWorkflowTemplate": ("spec",),
+               "CronWorkflow": ("spec", "workflowSpec")}
+
+
+def _argo_refs(spec, path: str) -> Iterator[Ref]:
+    """Argo Workflows: pull secrets and volumes at the top, containers in templates."""
+    if not isinstance(spec, dict):
+        return
+    for i, pull in enumerate(_list(spec.get("imagePullSecrets"))):
+        name = _str(_get(pull, "name"))
+        if name:
+            yield name, f"{path}.imagePullSecrets[{i}].name", None, None
+    yield from _volume_refs(spec.get("volumes"), path)
+    for t, template in enumerate(_list(spec.get("templates"))):
+        if not isinstance(template, dict):
+            continue
+        tpath = f"{path}.templates[{t}]"
+        for single in ("container", "script"):
+            if isinstance(template.get(single), dict):
+                yield from _container_refs(template[single], f"{tpath}.{single}")
+        for group in ("initContainers", "sidecars"):
+            for i, container in enumerate(_list(template.get(group))):
+                if isinstance(container, dict):
+                    yield from _container_refs(container, f"{tpath}.{group}[{i}]")
+        yield from _volume_refs(template.get("volumes"), tpath)
+
+
+def _workload_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
+    api, kind = obj.get("apiVersion"), obj.get("kind")
+    if (api, kind) in _POD_SPEC_PATHS:
+        path = _POD_SPEC_PATHS[(api, kind)]
+        refs = pod_spec_refs(_get(obj, *path), ".".join(path))
+        family = "data"
+    elif kind in _ARGO_KINDS and api == "argoproj.io/v1alpha1":
+        path = _ARGO_KINDS[kind]
+        refs = _argo_refs(_get(obj, *path), ".".join(path))
+        family = "build"
+    else:
+        return
+    home = home_namespace(obj)
+    ns = krm.namespace(obj) or home
+    for name, field, key, key_field in refs:
+        if (home, name) in inv.secret_refs or (home, name) in inv.invalid_secret_refs:
+            yield Need(obj, field, name, home, family, ns, name, key, key_field)
+
+
+# --- OpenChoreo proposal consumers -----------------------------------------------
+
+
+def _target_namespace(obj: dict) -> str:
+    value = krm.annotations(obj).get(TARGET_NAMESPACE_ANNOTATION)
+    return value if isinstance(value, str) and value else krm.namespace(obj)
+
+
+def build_secret_name(build_name: str) -> str:
+    """The ExternalSecret (and Secret) a Build's git credentials land in."""
+    return f"{build_name}-git-secret"
+
+
+def _build_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
+    name = _str(_get(obj, "spec", "repository", "credentialsRef"))
+    if name:
+        yield Need(obj, "spec.repository.credentialsRef", name, home_namespace(obj), "build",
+                   _target_namespace(obj), build_secret_name(krm.name(obj)))
+
+
+def _service_class_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
+    home = home_namespace(obj)
+    pulls = _get(obj, "spec", "deploymentTemplate", "template", "spec", "imagePullSecrets")
+    for i, pull in enumerate(_list(pulls)):
+        name = _str(_get(pull, "name"))
+        if name and ((home, name) in inv.secret_refs or (home, name) in inv.invalid_secret_refs):
+            yield Need(obj, f"spec.deploymentTemplate.template.spec.imagePullSecrets[{i}].name", name, home,
+                       "data", _target_namespace(obj), name, fan_out=True)
+
+
+def _target_plane_needs(inv: Inventory) -> Iterator[Need]:
+    for ref in inv.secret_refs.values():
+        target = ref.spec.targetPlane
+        if target is not None:
+            plane = PlaneId.parse(f"{target.kind}/{target.name}", ref.namespace)
+            yield Need(ref.obj, "spec.targetPlane", ref.name, ref.namespace, plane.family, ref.namespace,
+                       ref.name, plane=plane)
+
+
+_OPENCHOREO_FINDERS: dict[str, Callable[[dict, Inventory], Iterator[Need]]] = {
+    "Build": _build_needs,
+    "ServiceClass": _service_class_needs,
+}
+
+
+def find(items: list, inv: Inventory) -> list[Need]:
+    """All needs, in input order (then targetPlane needs)."""
+    needs: list[Need] = []
+    for index, obj in enumerate(items):
+        if not isinstance(obj, dict) or index in inv.owned:
+            continue
+        api = obj.get("apiVersion")
+        finder = _OPENCHOREO_FINDERS.get(obj.get("kind")) if isinstance(api, str) and \
+            krm.group(api) == "openchoreo.dev" else None
+        needs.extend(finder(obj, inv) if finder else _workload_needs(obj, inv))
+    needs.extend(_target_plane_needs(inv))
+    return needs
+
+
+def consumer_annotations(needs: list[Need]) -> dict[int, dict[str, str]]:
+    """Annotations to write on consumers (by id of the object): Builds learn their secret's name."""
+    out: dict[int, dict[str, str]] = {}
+    for need in needs:
+        if need.consumer.get("kind") == "Build" and need.field == "spec.repository.credentialsRef":
+            out.setdefault(id(need.consumer), {})[CREDENTIALS_SECRET_ANNOTATION] = need.target_name
+    return out

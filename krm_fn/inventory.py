@@ -1,0 +1,230 @@
+"""Step 1: type what we understand.
+
+Walks the input items once and builds an :class:`Inventory`: validated
+SecretReferences, planes with their stores, Environments, the objects this
+function generated on an earlier run (to be dropped), and user-written
+ExternalSecrets (to detect name clashes).  Invalid objects become error
+results and are left out of the inventory; they still pass through.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from . import krm, models, names
+from .config import FunctionConfig
+from .constants import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+ESO_GROUP = "external-secrets.io"
+
+
+@dataclass(frozen=True, order=True)
+class PlaneId:
+    kind: str
+    namespace: str  # "" for cluster-scoped planes
+    name: str
+
+    @classmethod
+    def parse(cls, text: str, home_namespace: str) -> "PlaneId | None":
+        """``Kind/name`` (cluster-scoped, or namespaced in ``home_namespace``) or ``Kind/ns/name``."""
+        parts = text.strip().split("/")
+        if len(parts) == 2 and all(parts):
+            kind, plane = parts
+            ns = "" if kind in models.CLUSTER_PLANE_KINDS else home_namespace
+            return cls(kind, ns, plane)
+        if len(parts) == 3 and all(parts):
+            return cls(parts[0], "" if parts[0] in models.CLUSTER_PLANE_KINDS else parts[1], parts[2])
+        return None
+
+    @property
+    def family(self) -> str:
+        return "data" if self.kind in models.DATA_PLANE_KINDS else "build"
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    kind: str  # SecretStore | ClusterSecretStore
+
+
+@dataclass
+class Plane:
+    id: PlaneId
+    obj: dict
+    store: Store | None
+
+
+@dataclass
+class SecretRef:
+    obj: dict
+    namespace: str
+    name: str
+    spec: models.SecretReferenceSpec
+
+    @property
+    def source(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
+class Environment:
+    obj: dict
+    namespace: str
+    name: str
+    data_plane: PlaneId | None  # None: not set, use the defaults
+
+
+@dataclass
+class Inventory:
+    secret_refs: dict[tuple[str, str], SecretRef] = field(default_factory=dict)
+    invalid_secret_refs: set[tuple[str, str]] = field(default_factory=set)
+    planes: dict[PlaneId, Plane] = field(default_factory=dict)
+    environments: dict[tuple[str, str], Environment] = field(default_factory=dict)
+    owned: set[int] = field(default_factory=set)  # indexes of items we generated earlier
+    user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
+
+    def planes_of_family(self, family: str) -> list[Plane]:
+        return [p for p in self.planes.values() if p.id.family == family]
+
+
+def _is_openchoreo(obj: dict) -> bool:
+    api = obj.get("apiVersion")
+    return isinstance(api, str) and krm.group(api) == models.GROUP
+
+
+def _check_identity(obj: dict, results: krm.Results, namespaced: bool) -> bool:
+    ok = True
+    problem = names.dns1123_subdomain_problem(krm.name(obj))
+    if problem:
+        results.error(f"name {krm.name(obj)!r} {problem}", obj, "metadata.name")
+        ok = False
+    if namespaced:
+        ns = krm.namespace(obj)
+        problem = names.dns1123_label_problem(ns) if ns else "is required for this kind"
+        if problem:
+            results.error(f"namespace {ns!r} {problem}" if ns else f"metadata.namespace {problem}",
+                          obj, "metadata.namespace")
+            ok = False
+    return ok
+
+
+def _validate(model: type, obj: dict, results: krm.Results, what: str):
+    spec = obj.get("spec")
+    if spec is None:
+        spec = {}
+    try:
+        return model.model_validate(spec)
+    except ValidationError as exc:
+        for path, message in models.validation_problems(exc):
+            results.error(f"invalid {what}: {message}", obj, path)
+        return None
+
+
+def _add_secret_ref(obj: dict, inv: Inventory, results: krm.Results) -> None:
+    key = (krm.namespace(obj), krm.name(obj))
+    identity_ok = _check_identity(obj, results, namespaced=True)
+    spec = _validate(models.SecretReferenceSpec, obj, results, "SecretReference")
+    if spec is not None:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(spec.data):
+            if item.secretKey in seen:
+                results.error(f"secretKey {item.secretKey!r} is defined twice (data[{seen[item.secretKey]}] "
+                              f"and data[{index}]); ESO rejects duplicate keys", obj, f"spec.data[{index}].secretKey")
+                spec = None
+                break
+            seen[item.secretKey] = index
+    if spec is not None and spec.template.type == "bootstrap.kubernetes.io/token":
+        results.error("template type bootstrap.kubernetes.io/token is refused by External Secrets Operator "
+                      "(>= 2.4.1); store it as Opaque", obj, "spec.template.type")
+        spec = None
+    if key in inv.secret_refs or key in inv.invalid_secret_refs:
+        results.error(f"SecretReference {key[0]}/{key[1]} is defined more than once", obj, "metadata.name")
+        inv.secret_refs.pop(key, None)
+        inv.invalid_secret_refs.add(key)
+        return
+    if spec is None or not identity_ok:
+        inv.invalid_secret_refs.add(key)
+        return
+    inv.secret_refs[key] = SecretRef(obj, key[0], key[1], spec)
+
+
+def _add_plane(obj: dict, kind: str, inv: Inventory, results: krm.Results) -> None:
+    cluster = kind in models.CLUSTER_PLANE_KINDS
+    if not _check_identity(obj, results, namespaced=not cluster):
+        return
+    spec = _validate(models.PlaneSpec, obj, results, kind)
+    if spec is None:
+        return
+    store = None
+    if spec.secretStoreRef is not None:
+        store = Store(spec.secretStoreRef.name, spec.secretStoreRef.kind)
+    elif spec.secretStore is not None:
+        store = Store(spec.secretStore, "SecretStore")
+    if store is not None:
+        problem = names.dns1123_subdomain_problem(store.name)
+        if problem:
+            path = "spec.secretStoreRef.name" if spec.secretStoreRef is not None else "spec.secretStore"
+            results.error(f"secret store name {store.name!r} {problem}", obj, path)
+            return
+    plane_id = PlaneId(kind, "" if cluster else krm.namespace(obj), krm.name(obj))
+    if plane_id in inv.planes:
+        results.error(f"{plane_id} is defined more than once", obj, "metadata.name")
+        return
+    inv.planes[plane_id] = Plane(plane_id, obj, store)
+
+
+def _add_environment(obj: dict, inv: Inventory, results: krm.Results) -> None:
+    if not _check_identity(obj, results, namespaced=True):
+        return
+    spec = _validate(models.EnvironmentSpec, obj, results, "Environment")
+    if spec is None:
+        return
+    ns = krm.namespace(obj)
+    ref = spec.dataPlaneRef
+    if isinstance(ref, str):
+        plane = PlaneId("DataPlane", ns, ref) if ref else None
+    elif ref is not None:
+        plane = PlaneId(ref.kind, "" if ref.kind == "ClusterDataPlane" else ns, ref.name)
+    else:
+        plane = None
+    inv.environments[(ns, krm.name(obj))] = Environment(obj, ns, krm.name(obj), plane)
+
+
+def _check_plaintext_secret(obj: dict, config: FunctionConfig, results: krm.Results) -> None:
+    if config.plaintextSecrets == "allow":
+        return
+    carried = [f for f in ("data", "stringData") if obj.get(f)]
+    if carried:
+        # Never quote a value: only the field names are reported.
+        results.add(
+            f"plaintext secret in the control plane: Secret carries {' and '.join(carried)}; keep the value in "
+            "the secret store and commit a SecretReference instead (plaintextSecrets: warning|allow relaxes this)",
+            obj, carried[0], severity=config.plaintextSecrets)
+
+
+def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventory:
+    inv = Inventory()
+    for index, obj in enumerate(items):
+        if not isinstance(obj, dict):
+            continue
+        if krm.labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
+            inv.owned.add(index)
+            continue
+        kind = obj.get("kind")
+        api = obj.get("apiVersion")
+        if kind == "Secret" and api == "v1":
+            _check_plaintext_secret(obj, config, results)
+        elif kind == "ExternalSecret" and isinstance(api, str) and krm.group(api) == ESO_GROUP:
+            inv.user_external_secrets[(krm.namespace(obj), krm.name(obj))] = obj
+        elif _is_openchoreo(obj):
+            if kind == "SecretReference":
+                _add_secret_ref(obj, inv, results)
+            elif kind in models.PLANE_KINDS:
+                _add_plane(obj, kind, inv, results)
+            elif kind == "Environment":
+                _add_environment(obj, inv, results)
+    return inv

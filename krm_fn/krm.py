@@ -1,0 +1,262 @@
+"""KRM function types: ResourceList, object references and results.
+
+Modelled on the Go ``fn`` SDK: items stay plain dicts (so everything we do not
+own passes through untouched); these helpers read the few fields we need.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from . import yamlio
+
+RESOURCE_LIST_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
+OUTPUT_VERSION = "config.kubernetes.io/v1"
+
+# Annotations orchestrators set; kept exactly on inputs.
+PATH = "internal.config.kubernetes.io/path"
+INDEX = "internal.config.kubernetes.io/index"
+LEGACY_PATH = "config.kubernetes.io/path"
+LEGACY_INDEX = "config.kubernetes.io/index"
+ID = "internal.config.kubernetes.io/id"
+LEGACY_ID = "config.k8s.io/id"
+LOCAL_CONFIG = "config.kubernetes.io/local-config"
+ORCHESTRATOR_ANNOTATION_PREFIXES = ("internal.config.kubernetes.io/",)
+ORCHESTRATOR_ANNOTATIONS = (LEGACY_PATH, LEGACY_INDEX, LEGACY_ID)
+
+
+class InputError(Exception):
+    """The stream is not a ResourceList we can process (no output possible)."""
+
+
+# --- object access -------------------------------------------------------------
+
+
+def metadata(obj: dict) -> dict:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def annotations(obj: dict) -> dict:
+    ann = metadata(obj).get("annotations")
+    return ann if isinstance(ann, dict) else {}
+
+
+def labels(obj: dict) -> dict:
+    lab = metadata(obj).get("labels")
+    return lab if isinstance(lab, dict) else {}
+
+
+def name(obj: dict) -> str:
+    value = metadata(obj).get("name")
+    return value if isinstance(value, str) else ""
+
+
+def namespace(obj: dict) -> str:
+    value = metadata(obj).get("namespace")
+    return value if isinstance(value, str) else ""
+
+
+def group(api_version: str) -> str:
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+def is_local_config(obj: dict) -> bool:
+    return str(annotations(obj).get(LOCAL_CONFIG, "")).lower() == "true"
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """``resourceRef`` of a result; also the identity of an input object."""
+
+    apiVersion: str
+    kind: str
+    name: str
+    namespace: str = ""
+
+    @classmethod
+    def of(cls, obj: dict) -> "ObjectRef":
+        api = obj.get("apiVersion")
+        kind = obj.get("kind")
+        return cls(api if isinstance(api, str) else "", kind if isinstance(kind, str) else "",
+                   name(obj), namespace(obj))
+
+    def to_dict(self) -> dict:
+        out = {"apiVersion": self.apiVersion, "kind": self.kind, "name": self.name}
+        if self.namespace:
+            out["namespace"] = self.namespace
+        return out
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+
+@dataclass(frozen=True)
+class FileRef:
+    path: str
+    index: int = 0
+
+    @classmethod
+    def of(cls, obj: dict) -> "FileRef | None":
+        ann = annotations(obj)
+        path = ann.get(PATH) or ann.get(LEGACY_PATH)
+        if not isinstance(path, str) or not path:
+            return None
+        raw = ann.get(INDEX, ann.get(LEGACY_INDEX, "0"))
+        try:
+            index = int(str(raw))
+        except ValueError:
+            index = 0
+        return cls(path, index)
+
+
+# --- results -------------------------------------------------------------------
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass
+class Result:
+    message: str
+    severity: str = "error"
+    ref: ObjectRef | None = None
+    field_path: str | None = None
+    file: FileRef | None = None
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"message": self.message, "severity": self.severity}
+        if self.ref is not None:
+            out["resourceRef"] = self.ref.to_dict()
+            if self.field_path:
+                out["field"] = {"path": self.field_path}
+        if self.file is not None:
+            out["file"] = {"path": self.file.path, "index": self.file.index}
+        return out
+
+    def line(self) -> str:
+        """``severity: Kind namespace/name field: message`` for terminals and logs."""
+        parts = [f"{self.severity}:"]
+        if self.ref is not None:
+            parts.append(str(self.ref))
+            if self.field_path:
+                parts.append(self.field_path)
+        text = " ".join(parts)
+        text = f"{text}: {self.message}" if len(parts) > 1 else f"{text} {self.message}"
+        if self.file is not None:
+            text += f" (in {self.file.path})"
+        return text
+
+
+class Results(list):
+    """The results of one run, with helpers to add them."""
+
+    def add(self, message: str, obj: dict | None = None, field: str | None = None,
+            severity: str = "error") -> Result:
+        result = Result(message, severity,
+                        ObjectRef.of(obj) if obj is not None else None,
+                        field, FileRef.of(obj) if obj is not None else None)
+        self.append(result)
+        return result
+
+    def error(self, message: str, obj: dict | None = None, field: str | None = None) -> Result:
+        return self.add(message, obj, field, "error")
+
+    def warning(self, message: str, obj: dict | None = None, field: str | None = None) -> Result:
+        return self.add(message, obj, field, "warning")
+
+    @property
+    def has_errors(self) -> bool:
+        return any(r.severity == "error" for r in self)
+
+
+# --- the ResourceList ------------------------------------------------------------
+
+
+@dataclass
+class ResourceList:
+    items: list[dict]
+    function_config: dict | None = None
+    results: Results = field(default_factory=Results)
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"apiVersion": OUTPUT_VERSION, "kind": "ResourceList", "items": self.items}
+        if self.function_config is not None:
+            out["functionConfig"] = self.function_config
+        if self.results:
+            out["results"] = [r.to_dict() for r in self.results]
+        return out
+
+
+def parse_resource_list(text: str) -> ResourceList:
+    """Read one ResourceList (or ``kind: List``) from a YAML/JSON stream.
+
+    Item-level problems (an item that is not an object, has no kind...) become
+    results; only a stream that is not a ResourceList at all raises.
+    """
+    try:
+        docs = [d for d in yamlio.load_all(text) if d is not None]
+    except yamlio.YamlError as exc:
+        raise InputError(str(exc)) from None
+    if not docs:
+        raise InputError("empty input: expected a ResourceList on stdin")
+    if len(docs) > 1:
+        raise InputError(f"expected one ResourceList, found {len(docs)} YAML documents "
+                         "(to render plain manifests use: secretref-fn render PATH)")
+    doc = docs[0]
+    if not isinstance(doc, dict):
+        raise InputError(f"expected a ResourceList object, found a {type_name(doc)}")
+    kind = doc.get("kind")
+    api = doc.get("apiVersion")
+    if kind == "ResourceList":
+        if api not in RESOURCE_LIST_VERSIONS:
+            raise InputError(f"unsupported ResourceList apiVersion {api!r} "
+                             f"(expected one of {', '.join(RESOURCE_LIST_VERSIONS)})")
+    elif kind == "List":
+        if api != "v1":
+            raise InputError(f"unsupported List apiVersion {api!r} (expected v1)")
+    else:
+        raise InputError(f"expected kind ResourceList, found {kind!r}")
+    if "items" not in doc:
+        raise InputError("ResourceList has no items field")
+    items = doc.get("items")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise InputError(f"ResourceList items must be a list, found a {type_name(items)}")
+    config = doc.get("functionConfig")
+    if config is not None and not isinstance(config, dict):
+        raise InputError(f"functionConfig must be an object, found a {type_name(config)}")
+    return ResourceList(items=items, function_config=config)
+
+
+def check_items(items: Iterable[Any], results: Results) -> None:
+    """Report items the KRM spec does not allow; they still pass through."""
+    for index, item in enumerate(items):
+        where = f"items[{index}]"
+        if not isinstance(item, dict):
+            results.error(f"{where} is a {type_name(item)}, not a Kubernetes object")
+            continue
+        missing = [f for f in ("apiVersion", "kind") if not isinstance(item.get(f), str) or not item.get(f)]
+        if not name(item):
+            missing.append("metadata.name")
+        if missing:
+            ref = ObjectRef.of(item)
+            label = str(ref) if ref.kind else where
+            results.add(f"{label} has no {', '.join(missing)}", None, severity="error").file = FileRef.of(item)
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, yamlio.RawScalar):
+        return "number" if value.tag != yamlio.TIMESTAMP else "timestamp"
+    return type(value).__name__

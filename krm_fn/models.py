@@ -1,0 +1,171 @@
+"""Typed views of the OpenChoreo resources we read, mirroring their CRDs.
+
+Only ``spec`` is modelled; identity (name, namespace, file) comes from the
+object itself.  Validation failures are turned into results naming the field
+by :func:`validation_problems`.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import durations, names
+
+GROUP = "openchoreo.dev"
+
+SECRET_TYPES = (
+    "Opaque",
+    "kubernetes.io/dockerconfigjson",
+    "kubernetes.io/dockercfg",
+    "kubernetes.io/basic-auth",
+    "kubernetes.io/ssh-auth",
+    "kubernetes.io/tls",
+    "bootstrap.kubernetes.io/token",
+)
+SecretType = Literal[
+    "Opaque",
+    "kubernetes.io/dockerconfigjson",
+    "kubernetes.io/dockercfg",
+    "kubernetes.io/basic-auth",
+    "kubernetes.io/ssh-auth",
+    "kubernetes.io/tls",
+    "bootstrap.kubernetes.io/token",
+]
+
+DATA_PLANE_KINDS = ("DataPlane", "ClusterDataPlane")
+BUILD_PLANE_KINDS = ("BuildPlane", "ClusterBuildPlane", "WorkflowPlane", "ClusterWorkflowPlane")
+PLANE_KINDS = DATA_PLANE_KINDS + BUILD_PLANE_KINDS
+CLUSTER_PLANE_KINDS = ("ClusterDataPlane", "ClusterBuildPlane", "ClusterWorkflowPlane")
+
+
+class _Strict(BaseModel):
+    """Strict types and no unknown fields: a typo is an error, not a silent no-op."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class _Lenient(BaseModel):
+    """Strict types, unknown fields ignored (planes carry much we do not read)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+def _duration(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    try:
+        ns = durations.parse(value)
+    except durations.DurationError as exc:
+        raise ValueError(f"{exc} (Go duration such as 1h, 30m or 15s; there is no 'd' unit)") from None
+    if ns < 0:
+        raise ValueError(f"duration {value!r} must not be negative")
+    return value
+
+
+# --- SecretReference -----------------------------------------------------------
+
+
+class RemoteRef(_Strict):
+    key: str = Field(min_length=1)
+    property: Optional[str] = None
+    version: Optional[str] = None
+
+
+class SecretDataItem(_Strict):
+    secretKey: str = Field(min_length=1)
+    remoteRef: RemoteRef
+
+    @field_validator("secretKey")
+    @classmethod
+    def _valid_key(cls, value: str) -> str:
+        problem = names.secret_key_problem(value)
+        if problem:
+            raise ValueError(f"secretKey {value!r} {problem}")
+        return value
+
+
+class TemplateMetadata(_Strict):
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class SecretTemplate(_Strict):
+    type: SecretType = "Opaque"
+    metadata: TemplateMetadata = Field(default_factory=TemplateMetadata)
+
+
+class PlaneRef(_Strict):
+    kind: Literal["WorkflowPlane", "ClusterWorkflowPlane", "DataPlane", "ClusterDataPlane",
+                  "BuildPlane", "ClusterBuildPlane"]
+    name: str = Field(min_length=1)
+
+
+class SecretReferenceSpec(_Strict):
+    template: SecretTemplate
+    data: list[SecretDataItem] = Field(min_length=1)
+    refreshInterval: Optional[str] = None
+    targetPlane: Optional[PlaneRef] = None
+
+    _check_interval = field_validator("refreshInterval")(_duration)
+
+    def keys(self) -> list[str]:
+        return [item.secretKey for item in self.data]
+
+
+# --- planes ----------------------------------------------------------------------
+
+
+class SecretStoreRef(_Lenient):
+    name: str = Field(min_length=1)
+    kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+
+
+class PlaneSpec(_Lenient):
+    secretStore: Optional[str] = Field(default=None, min_length=1)
+    secretStoreRef: Optional[SecretStoreRef] = None
+
+
+# --- Environment -----------------------------------------------------------------
+
+
+class DataPlaneRef(_Lenient):
+    kind: Literal["DataPlane", "ClusterDataPlane"] = "DataPlane"
+    name: str = Field(min_length=1)
+
+
+class EnvironmentSpec(_Lenient):
+    dataPlaneRef: Optional[Union[str, DataPlaneRef]] = None
+
+
+# --- errors ----------------------------------------------------------------------
+
+
+def field_path(loc: tuple, prefix: str = "spec") -> str:
+    """pydantic ``loc`` -> ``spec.data[0].remoteRef.key``."""
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and part and not part.startswith(("function-", "union[", "str", "DataPlaneRef")):
+            path += f".{part}" if path else part
+    return path
+
+
+def _message(error: dict) -> str:
+    kind = error.get("type", "")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+def validation_problems(exc: ValidationError, prefix: str = "spec") -> list[tuple[str, str]]:
+    """(field path, message) pairs, one per distinct field, in pydantic's order."""
+    seen: dict[str, str] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        path = field_path(tuple(error.get("loc", ())), prefix)
+        seen.setdefault(path, _message(error))
+    return list(seen.items())

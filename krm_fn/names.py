@@ -1,0 +1,74 @@
+"""Kubernetes name rules, and the file paths generated objects are written to."""
+from __future__ import annotations
+
+import re
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def dns1123_label_problem(value: str) -> str | None:
+    """Why ``value`` is not a DNS-1123 label (namespaces), or None."""
+    if not value:
+        return "must not be empty"
+    if len(value) > 63:
+        return f"must be at most 63 characters (has {len(value)})"
+    if not _LABEL.match(value):
+        return "must be a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)"
+    return None
+
+
+def dns1123_subdomain_problem(value: str) -> str | None:
+    """Why ``value`` is not a DNS-1123 subdomain (object names), or None."""
+    if not value:
+        return "must not be empty"
+    if len(value) > 253:
+        return f"must be at most 253 characters (has {len(value)})"
+    if not _SUBDOMAIN.match(value):
+        return ("must be a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', "
+                "starting and ending with a letter or digit)")
+    return None
+
+
+def secret_key_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a key of a Secret / ESO ``secretKey``, or None."""
+    if not value:
+        return "must not be empty"
+    if len(value) > 253:
+        return f"must be at most 253 characters (has {len(value)})"
+    if not _SECRET_KEY.match(value) or value in (".", ".."):
+        return "must consist of letters, digits, '-', '_' or '.' (and not be '.' or '..')"
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    if len(value) > 63:
+        return f"must be at most 63 characters (has {len(value)})"
+    if not _LABEL_VALUE.match(value):
+        return "must be a valid label value"
+    return None
+
+
+def externalsecret_path(output_dir: str, plane_kind: str, plane_name: str, namespace: str, name: str) -> str:
+    """``<outputDir>/<plane kind>/<plane name>/<namespace>/externalsecret_<name>.yaml``.
+
+    Every segment is validated by the caller (DNS-1123), so the path cannot
+    leave the package.
+    """
+    return f"{output_dir}/{plane_kind.lower()}/{plane_name}/{namespace}/externalsecret_{name}.yaml"
+
+
+def output_dir_problem(value: str) -> str | None:
+    """outputDir must be a relative path inside the package."""
+    if not value:
+        return "must not be empty"
+    if value.startswith("/") or "\\" in value:
+        return "must be a relative path with '/' separators"
+    parts = value.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "must not contain empty, '.' or '..' segments"
+    if not all(re.match(r"^[A-Za-z0-9_.-]+$", p) for p in parts):
+        return "segments may contain only letters, digits, '.', '_' and '-'"
+    return None

@@ -1,0 +1,54 @@
+"""The data flow of one run, start to end.
+
+read -> type (inventory) -> find consumers -> place on planes (plan)
+-> render ExternalSecrets -> reconcile with the input -> ResourceList out.
+"""
+from __future__ import annotations
+
+from . import config as fnconfig
+from . import consumers, inventory, krm, plan, reconcile, render
+
+
+def run(rl: krm.ResourceList, overrides: dict | None = None) -> krm.ResourceList:
+    """Process one ResourceList. Never raises for bad input: problems become results.
+
+    ``overrides`` replaces function-config fields (the CLI's ``--plane``).
+    """
+    results = krm.Results()
+    items = rl.items
+    krm.check_items(items, results)
+    config = fnconfig.load(rl.function_config, results)
+    if config is not None and overrides:
+        config = config.model_copy(update=overrides)
+    if config is None:
+        return krm.ResourceList(list(items), rl.function_config, results)
+    inv = inventory.build(items, config, results)
+    needs = consumers.find(items, inv)
+    planned = plan.build(needs, inv, config, results, rl.function_config)
+    rendered: list[tuple[plan.Planned, dict]] = []
+    for item in planned:
+        try:
+            rendered.append((item, render.external_secret(item.target, item.ref, config)))
+        except render.RenderError as exc:
+            results.error(exc.message, item.ref.obj, exc.field)
+    generated = reconcile.drop_clashes([p for p, _ in rendered], [o for _, o in rendered], inv, results)
+    kept = {id(o) for o in generated}
+    done_needs = [n for p, o in rendered if id(o) in kept for n in p.needs]
+    annotate = consumers.consumer_annotations(done_needs)
+    out = reconcile.merge(items, inv, generated, annotate, config)
+    if config.externalSecretAPIVersion.endswith("v1beta1"):
+        results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
+                        "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)
+    return krm.ResourceList(out, rl.function_config, _dedupe(results))
+
+
+def _dedupe(results: krm.Results) -> krm.Results:
+    """Same message on the same field once (a RenderError repeats per plane)."""
+    seen = set()
+    out = krm.Results()
+    for r in results:
+        key = (r.message, r.severity, r.ref, r.field_path)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out

@@ -1,0 +1,114 @@
+"""Step 3b: from needs and planes to the set of ExternalSecrets to render.
+
+Checks everything a need depends on (the SecretReference exists and defines
+the key read, the plane has a store, names are valid) and merges needs that
+land on the same plane/namespace/name.  Two different SecretReferences
+landing on one name is an error naming both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import krm, names, render
+from .config import FunctionConfig
+from .consumers import Need
+from .inventory import Inventory, PlaneId, SecretRef
+from .placement import PlacementError, planes_for
+from .render import Target
+
+
+@dataclass
+class Planned:
+    target: Target
+    ref: SecretRef
+    needs: list[Need] = field(default_factory=list)
+
+
+def _consumer_error(results: krm.Results, need: Need, message: str, path: str | None) -> None:
+    results.error(message, need.consumer, path or need.field)
+
+
+def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef | None:
+    key = (need.home_namespace, need.secret_name)
+    if key in inv.invalid_secret_refs:
+        return None  # already reported on the SecretReference itself
+    ref = inv.secret_refs.get(key)
+    if ref is None:
+        _consumer_error(results, need, f"SecretReference {need.secret_name!r} not found in namespace "
+                        f"{need.home_namespace!r}", need.field)
+        return None
+    if need.key is not None:
+        available = render.secret_keys(ref)
+        if need.key not in available:
+            _consumer_error(results, need, f'key "{need.key}" not found in SecretReference "{ref.name}"; '
+                            f"available keys: [{' '.join(available)}]", need.key_field)
+            return None
+    return ref
+
+
+def _names_ok(need: Need, results: krm.Results) -> bool:
+    problem = names.dns1123_label_problem(need.target_namespace)
+    if problem:
+        _consumer_error(results, need, f"target namespace {need.target_namespace!r} {problem}", None)
+        return False
+    problem = names.dns1123_subdomain_problem(need.target_name)
+    if problem:
+        _consumer_error(results, need, f"ExternalSecret name {need.target_name!r} {problem}", None)
+        return False
+    return True
+
+
+def _selected(config: FunctionConfig) -> set[PlaneId] | None:
+    if not config.planes:
+        return None
+    return {p for p in (PlaneId.parse(s, "") for s in config.planes) if p is not None}
+
+
+def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: krm.Results,
+          function_config: dict | None) -> list[Planned]:
+    selected = _selected(config)
+    if selected is not None:
+        prefix = None
+        if function_config is not None:
+            prefix = "data.planes" if function_config.get("kind") == "ConfigMap" else "spec.planes"
+        for plane in sorted(selected - set(inv.planes)):
+            results.error(f"planes: {plane} is not in the input", function_config, prefix)
+    planned: dict[tuple[PlaneId, str, str], Planned] = {}
+    storeless: dict[PlaneId, list[str]] = {}
+    for need in needs:
+        ref = _secret_ref(need, inv, results)
+        if ref is None:
+            continue
+        try:
+            targets = planes_for(need, inv)
+        except PlacementError as exc:
+            results.error(exc.message, exc.obj if exc.obj is not None else need.consumer, exc.field)
+            continue
+        if not _names_ok(need, results):
+            continue
+        for plane_id in targets:
+            if selected is not None and plane_id not in selected:
+                continue
+            plane = inv.planes[plane_id]
+            if plane.store is None:
+                storeless.setdefault(plane_id, []).append(ref.source)
+                continue
+            key = (plane_id, need.target_namespace, need.target_name)
+            existing = planned.get(key)
+            if existing is None:
+                planned[key] = Planned(Target(plane_id, plane.store, need.target_namespace, need.target_name),
+                                       ref, [need])
+            elif existing.ref is ref:
+                existing.needs.append(need)
+            else:
+                first = existing.needs[0]
+                results.error(
+                    f"ExternalSecret {need.target_namespace}/{need.target_name} in {plane_id} would come from two "
+                    f"SecretReferences: {existing.ref.source} (for {krm.ObjectRef.of(first.consumer)}) and "
+                    f"{ref.source} (for {krm.ObjectRef.of(need.consumer)}); rename one of them",
+                    need.consumer, need.field)
+    for plane_id, sources in sorted(storeless.items()):
+        store_field = "spec.secretStoreRef"
+        results.error(f"{plane_id} has no secretStoreRef (or secretStore), but secrets must reach it: "
+                      f"{', '.join(sorted(set(sources)))}", inv.planes[plane_id].obj, store_field)
+    return [planned[k] for k in sorted(planned)]

@@ -1,0 +1,64 @@
+"""Step 5: reconcile what we generated with what was there.
+
+Items we generated on an earlier run are dropped (so re-running is idempotent
+and removed consumers prune their ExternalSecrets); everything else passes
+through in input order, then the generated objects follow in plane,
+namespace, name order.  A user-written ExternalSecret that holds a name we
+would generate wins, with an error; so does the first of two objects that
+would be written to the same file.
+"""
+from __future__ import annotations
+
+from . import krm
+from .config import FunctionConfig
+from .inventory import Inventory
+from .plan import Planned
+
+
+def _with_annotations(obj: dict, extra: dict[str, str]) -> dict:
+    current = krm.annotations(obj)
+    if all(current.get(k) == v for k, v in extra.items()):
+        return obj
+    out = dict(obj)
+    out["metadata"] = dict(krm.metadata(obj))
+    out["metadata"]["annotations"] = {**current, **extra}
+    return out
+
+
+def drop_clashes(planned: list[Planned], generated: list[dict], inv: Inventory,
+                 results: krm.Results) -> list[dict]:
+    """Generated objects that clash with a user's ExternalSecret or another file are left out."""
+    kept: list[dict] = []
+    paths: dict[str, Planned] = {}
+    for item, obj in zip(planned, generated):
+        target = item.target
+        user = inv.user_external_secrets.get((target.namespace, target.name))
+        if user is not None:
+            results.error(f"ExternalSecret {target.namespace}/{target.name} is not managed by secretref-fn, but "
+                          f"secretref-fn would generate it from SecretReference {item.ref.source} for {target.plane}; "
+                          "rename or remove one of them", user, "metadata.name")
+            continue
+        path = krm.annotations(obj)[krm.PATH]
+        other = paths.get(path)
+        if other is not None:
+            results.error(f"ExternalSecrets for {other.target.plane} and {target.plane} would both be written to "
+                          f"{path}; give the planes different names or limit the run with 'planes'",
+                          item.needs[0].consumer, item.needs[0].field)
+            continue
+        paths[path] = item
+        kept.append(obj)
+    return kept
+
+
+def merge(items: list, inv: Inventory, generated: list[dict], annotate: dict[int, dict[str, str]],
+          config: FunctionConfig) -> list:
+    if config.output == "generated":
+        return list(generated)
+    out = []
+    for index, obj in enumerate(items):
+        if index in inv.owned:
+            continue
+        extra = annotate.get(id(obj)) if isinstance(obj, dict) else None
+        out.append(_with_annotations(obj, extra) if extra else obj)
+    out.extend(generated)
+    return out

@@ -1,0 +1,148 @@
+"""Plain files in, plain manifests out: the I/O of ``secretref-fn render``.
+
+Reading stamps each object with the same path/index annotations kpt would,
+so results point at files; writing removes them again together with
+local-config objects, which never reach a cluster.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Iterable
+
+from . import krm, yamlio
+from .config import CONFIG_API_VERSION, CONFIG_KIND
+from .constants import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
+
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class SourceError(Exception):
+    pass
+
+
+def _files(path: str) -> list[tuple[str, str]]:
+    """(file to read, path to record) pairs under ``path``, sorted."""
+    if os.path.isdir(path):
+        found = []
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
+                    full = os.path.join(root, name)
+                    found.append((full, os.path.relpath(full, path).replace(os.sep, "/")))
+        return found
+    if os.path.isfile(path):
+        return [(path, os.path.basename(path))]
+    raise SourceError(f"{path}: no such file or directory")
+
+
+def _documents(text: str, label: str) -> list:
+    try:
+        docs = [d for d in yamlio.load_all(text) if d is not None]
+    except yamlio.YamlError as exc:
+        raise SourceError(f"{label}: {exc}") from None
+    out = []
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            out.extend(doc["items"])
+        else:
+            out.append(doc)
+    return out
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise SourceError(f"{path}: {exc.strerror}") from None
+    try:
+        return yamlio.decode(data)
+    except yamlio.YamlError as exc:
+        raise SourceError(f"{path}: {exc}") from None
+
+
+def _stamp(obj, path: str, index: int):
+    if not isinstance(obj, dict):
+        return obj
+    meta = obj.get("metadata")
+    if meta is None:
+        meta = obj["metadata"] = {}
+    if not isinstance(meta, dict):
+        return obj
+    ann = meta.get("annotations")
+    if ann is None:
+        ann = meta["annotations"] = {}
+    if isinstance(ann, dict):
+        ann[krm.PATH] = path
+        ann[krm.INDEX] = str(index)
+    return obj
+
+
+def read_paths(paths: Iterable[str]) -> list:
+    """Every object in the given files and folders ('-' is stdin), annotated with its file."""
+    items: list = []
+    for path in paths:
+        if path == "-":
+            try:
+                stdin_text = yamlio.decode(sys.stdin.buffer.read())
+            except yamlio.YamlError as exc:
+                raise SourceError(f"stdin: {exc}") from None
+            sources = [("-", "stdin.yaml", stdin_text)]
+        else:
+            sources = [(full, label, None) for full, label in _files(path)]
+        for full, label, text in sources:
+            text = text if text is not None else _read_text(full)
+            for index, doc in enumerate(_documents(text, full)):
+                items.append(_stamp(doc, label, index))
+    return items
+
+
+def read_config(path: str) -> dict:
+    docs = [d for d in _documents(_read_text(path), path)]
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        raise SourceError(f"{path}: expected exactly one function config object")
+    return docs[0]
+
+
+def is_config(obj) -> bool:
+    return isinstance(obj, dict) and obj.get("kind") == CONFIG_KIND and obj.get("apiVersion") == CONFIG_API_VERSION
+
+
+def find_config(items: list) -> dict | None:
+    configs = [o for o in items if is_config(o)]
+    if len(configs) > 1:
+        where = ", ".join(str(krm.FileRef.of(c).path) for c in configs if krm.FileRef.of(c))
+        raise SourceError(f"found {len(configs)} {CONFIG_KIND} objects ({where}); keep one or pass --config")
+    return configs[0] if configs else None
+
+
+def _strip(obj: dict) -> dict:
+    ann = krm.annotations(obj)
+    drop = [k for k in ann if k.startswith(krm.ORCHESTRATOR_ANNOTATION_PREFIXES) or k in krm.ORCHESTRATOR_ANNOTATIONS]
+    if not drop:
+        return obj
+    out = dict(obj)
+    meta = dict(krm.metadata(obj))
+    kept = {k: v for k, v in ann.items() if k not in drop}
+    if kept:
+        meta["annotations"] = kept
+    else:
+        meta.pop("annotations", None)
+    out["metadata"] = meta
+    return out
+
+
+def to_apply(items: list, plane: str | None = None) -> list:
+    """The objects a cluster should receive, without orchestrator annotations."""
+    out = []
+    for obj in items:
+        if not isinstance(obj, dict) or krm.is_local_config(obj) or is_config(obj):
+            continue
+        if plane is not None:
+            ours = krm.labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+            if not ours or krm.annotations(obj).get(PLANE_ANNOTATION) != plane:
+                continue
+        out.append(_strip(obj))
+    return out

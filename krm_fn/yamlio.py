@@ -1,0 +1,308 @@
+"""YAML in and out, with the scalar meanings Kubernetes tooling gives them.
+
+kpt and kustomize read YAML with go-yaml v3 (YAML 1.2 core schema plus a few
+compatibility rules); ``kubectl``/Argo CD convert YAML to JSON with go-yaml v2
+(YAML 1.1 booleans such as ``on``/``yes``/``y``).  PyYAML's default resolver
+is YAML 1.1 and would turn a user's ``on`` into ``true``.  So:
+
+* Loading resolves plain scalars the way go-yaml v3 does.  ``on``, ``yes``,
+  ``y`` stay strings.  Numbers, timestamps and other non-string, non-bool,
+  non-null scalars are kept as :class:`RawScalar`, which remembers the exact
+  text (``0755``, ``1e3``, ``2024-01-01``, 30-digit integers all come back
+  as they went in).
+* Dumping quotes every string that *any* of those readers would take for
+  something else, and writes a :class:`RawScalar` back as its original text.
+* Output is block style with no anchors or aliases (kustomize fails on them).
+
+Malformed YAML raises :class:`YamlError` carrying a line number; nothing else
+escapes this module.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode
+
+try:  # libyaml-backed classes; the pure-Python ones behave the same, slower.
+    from yaml import CSafeDumper as _BaseDumper
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - PyYAML wheels ship libyaml
+    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+STR = "tag:yaml.org,2002:str"
+NULL = "tag:yaml.org,2002:null"
+BOOL = "tag:yaml.org,2002:bool"
+INT = "tag:yaml.org,2002:int"
+FLOAT = "tag:yaml.org,2002:float"
+TIMESTAMP = "tag:yaml.org,2002:timestamp"
+MERGE = "tag:yaml.org,2002:merge"
+
+
+class YamlError(Exception):
+    """The input is not YAML we accept. ``line`` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class RawScalar:
+    """A non-string scalar kept as the text it was written as.
+
+    Equality and hashing use the text, so data parsed from the output equals
+    data parsed from the input exactly when the text did not change.
+    """
+
+    __slots__ = ("tag", "text")
+
+    def __init__(self, tag: str, text: str):
+        self.tag = tag
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RawScalar) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(("RawScalar", self.text))
+
+    def __repr__(self) -> str:
+        return f"RawScalar({self.text!r})"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def to_json(self) -> Any:
+        """Best-effort JSON value (numbers as numbers, anything else as text)."""
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return self.text
+
+
+# --- scalar resolution -----------------------------------------------------
+
+# go-yaml v3 (resolve.go): null, bool and the special floats by exact text.
+_GO_NULL = {"", "~", "null", "Null", "NULL"}
+_GO_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_GO_SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+# Numbers as go-yaml reads them (strconv.ParseInt/ParseUint base 0 after
+# removing "_", its float pattern, 0b/0o prefixes).  Deliberately generous:
+# treating a string as a RawScalar only keeps its text, which is harmless.
+_GO_NUMBER = re.compile(
+    r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+"
+    r"|(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?)$"
+)
+_GO_TIMESTAMP = re.compile(
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::?[0-9]{2})?))?)?$"
+)
+# YAML 1.1 readers (go-yaml v2 in sigs.k8s.io/yaml, PyYAML) add these.
+_YAML11_BOOL = re.compile(
+    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"
+)
+_YAML11_NUMBER = re.compile(
+    r"^(?:[-+]?(?:0b[0-1_]+|0[0-7_]+|(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)"
+    r"|[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?"
+    r"|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+
+def resolve_plain(text: str) -> str:
+    """The tag go-yaml v3 gives an untagged plain scalar."""
+    if text in _GO_NULL:
+        return NULL
+    if text in _GO_BOOL:
+        return BOOL
+    if text == "<<":
+        return MERGE
+    first = text[0]
+    if first in "0123456789+-.":
+        if _GO_TIMESTAMP.match(text):
+            return TIMESTAMP
+        if _GO_NUMBER.match(text) or _GO_SPECIAL_FLOAT.match(text):
+            return FLOAT if ("." in text or "e" in text or "E" in text) and not text.lower().startswith(("0x", "-0x", "+0x")) else INT
+    return STR
+
+
+def _needs_quotes(text: str) -> bool:
+    """Would some Kubernetes YAML reader take this plain text for a non-string?"""
+    if resolve_plain(text) != STR:
+        return True
+    return bool(_YAML11_BOOL.match(text) or _YAML11_NUMBER.match(text) or text == "=")
+
+
+# --- loading -----------------------------------------------------------------
+
+
+class _Loader(_BaseLoader):
+    def resolve(self, kind, value, implicit):  # noqa: D401 - PyYAML hook
+        if kind is ScalarNode and implicit[0]:
+            return resolve_plain(value)
+        if kind is ScalarNode:
+            return STR
+        return super().resolve(kind, value, implicit)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, MappingNode):
+            seen: set = set()
+            for key_node, _ in node.value:
+                if key_node.tag == MERGE:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        "found an unhashable key", key_node.start_mark) from None
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate mapping key {key!r}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _construct_raw(loader: _Loader, node: ScalarNode) -> RawScalar:
+    return RawScalar(node.tag, node.value)
+
+
+def _construct_bool(loader: _Loader, node: ScalarNode) -> Any:
+    value = _GO_BOOL.get(node.value)
+    return value if value is not None else RawScalar(node.tag, node.value)
+
+
+for _tag in (INT, FLOAT, TIMESTAMP):
+    _Loader.add_constructor(_tag, _construct_raw)
+_Loader.add_constructor(BOOL, _construct_bool)
+
+
+def _yaml_error(exc: yaml.YAMLError) -> YamlError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"{context}: {problem}" if context and problem and context not in problem else problem
+    return YamlError(f"invalid YAML: {message}", mark.line + 1 if mark is not None else None)
+
+
+def _json_object_hook_pairs(pairs: list) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise YamlError(f"invalid JSON: duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _load_json(text: str) -> Any:
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_json_object_hook_pairs,
+            parse_int=lambda s: RawScalar(INT, s),
+            parse_float=lambda s: RawScalar(FLOAT, s),
+            parse_constant=lambda s: RawScalar(FLOAT, s),
+        )
+    except json.JSONDecodeError as exc:
+        raise YamlError(f"invalid JSON: {exc.msg}", exc.lineno) from None
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text: UTF-8 (a leading byte-order mark is dropped)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlError(f"input is not UTF-8 (invalid byte at offset {exc.start})") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def load_all(text: str) -> list[Any]:
+    """Every document of a YAML stream (JSON accepted), as plain data."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return [_load_json(stripped)]
+        except YamlError:
+            pass  # flow-style YAML; let the YAML parser report on it
+    try:
+        return [doc for doc in yaml.load_all(text, Loader=_Loader)]
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc) from None
+    except RecursionError:
+        raise YamlError("invalid YAML: nesting is too deep") from None
+
+
+# --- dumping -----------------------------------------------------------------
+
+
+class _Dumper(_BaseDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def resolve(self, kind, value, implicit):  # noqa: D401 - PyYAML hook
+        if kind is ScalarNode and implicit[0]:
+            tag = resolve_plain(value)
+            if tag == STR and _needs_quotes(value):
+                return BOOL  # any non-str tag: the emitter then quotes the string
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+def _represent_raw(dumper: _Dumper, data: RawScalar) -> ScalarNode:
+    return ScalarNode(data.tag, data.text)
+
+
+def _represent_str(dumper: _Dumper, data: str) -> ScalarNode:
+    if "\n" in data and not data.endswith((" ", "\t")) and "\r" not in data:
+        return dumper.represent_scalar(STR, data, style="|")
+    return dumper.represent_scalar(STR, data)
+
+
+_Dumper.add_representer(RawScalar, _represent_raw)
+_Dumper.add_representer(str, _represent_str)
+
+_DUMP_OPTIONS = dict(
+    Dumper=_Dumper,
+    default_flow_style=False,
+    sort_keys=False,
+    allow_unicode=True,
+    width=1 << 30,
+    indent=2,
+)
+
+
+def dump(data: Any) -> str:
+    """One YAML document, block style, no anchors."""
+    return yaml.dump(data, **_DUMP_OPTIONS)
+
+
+def dump_all(docs: list[Any]) -> str:
+    """A multi-document stream ("---" between documents)."""
+    return yaml.dump_all(docs, explicit_start=False, **_DUMP_OPTIONS) if docs else ""
+
+
+def to_json_data(data: Any) -> Any:
+    """Plain data with RawScalars turned into JSON values (for --format json)."""
+    if isinstance(data, dict):
+        return {str(k): to_json_data(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [to_json_data(v) for v in data]
+    if isinstance(data, RawScalar):
+        return data.to_json()
+    return data
+
+
+def iter_documents(text: str) -> Iterator[Any]:
+    """Documents of a stream, skipping empty ones."""
+    for doc in load_all(text):
+        if doc is not None:
+            yield doc
