@@ -117,6 +117,9 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
     if out.results.has_errors:
         return 1
     objects = sources.to_apply(out.items, plane)
+    for twice in sources.same_object_twice(objects):
+        click.echo(f"warning: {twice} is rendered for more than one plane; a cluster takes one plane's "
+                   "manifests: use --plane KIND/NAME", err=True)
     _write(yamlio.dump_all(objects))
     return 0
 

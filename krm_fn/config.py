@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import durations, models, names
 from .krm import Results, type_name
@@ -46,6 +46,15 @@ class FunctionConfig(BaseModel):
         if problem:
             raise ValueError(f"outputDir {problem}")
         return value
+
+    @model_validator(mode="after")
+    def _policies(self) -> "FunctionConfig":
+        # ESO's webhook rules (externalsecret_validator.go).
+        if self.deletionPolicy == "Delete" and self.creationPolicy != "Owner":
+            raise ValueError("deletionPolicy Delete needs creationPolicy Owner (ESO rejects it otherwise)")
+        if self.deletionPolicy == "Merge" and self.creationPolicy == "None":
+            raise ValueError("deletionPolicy Merge cannot be used with creationPolicy None (ESO rejects it)")
+        return self
 
     @field_validator("planes")
     @classmethod

@@ -241,8 +241,8 @@ def check_items(items: Iterable[Any], results: Results) -> None:
         if not name(item):
             missing.append("metadata.name")
         if missing:
-            ref = ObjectRef.of(item)
-            label = str(ref) if ref.kind else where
+            kind = item.get("kind")
+            label = f"{where} ({kind})" if isinstance(kind, str) and kind else where
             results.add(f"{label} has no {', '.join(missing)}", None, severity="error").file = FileRef.of(item)
 
 

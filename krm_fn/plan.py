@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from . import krm, names, render
 from .config import FunctionConfig
+from .constants import TARGET_NAMESPACE_ANNOTATION
 from .consumers import Need
 from .inventory import Inventory, PlaneId, SecretRef
 from .placement import PlacementError, planes_for
@@ -49,7 +50,9 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef |
 def _names_ok(need: Need, results: krm.Results) -> bool:
     problem = names.dns1123_label_problem(need.target_namespace)
     if problem:
-        _consumer_error(results, need, f"target namespace {need.target_namespace!r} {problem}", None)
+        from_annotation = krm.annotations(need.consumer).get(TARGET_NAMESPACE_ANNOTATION) == need.target_namespace
+        path = f"metadata.annotations.{TARGET_NAMESPACE_ANNOTATION}" if from_annotation else "metadata.namespace"
+        _consumer_error(results, need, f"target namespace {need.target_namespace!r} {problem}", path)
         return False
     problem = names.dns1123_subdomain_problem(need.target_name)
     if problem:

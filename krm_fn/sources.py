@@ -146,3 +146,13 @@ def to_apply(items: list, plane: str | None = None) -> list:
                 continue
         out.append(_strip(obj))
     return out
+
+
+def same_object_twice(objects: list) -> list[str]:
+    """Objects that appear more than once (one ExternalSecret rendered for several planes)."""
+    seen: dict[tuple, int] = {}
+    for obj in objects:
+        ref = krm.ObjectRef.of(obj)
+        key = (krm.group(ref.apiVersion), ref.kind, ref.namespace, ref.name)
+        seen[key] = seen.get(key, 0) + 1
+    return [f"{kind} {ns}/{name}" if ns else f"{kind} {name}" for (_, kind, ns, name), n in seen.items() if n > 1]

@@ -1,0 +1,45 @@
+"""Shared fixtures: paths, running the function in-process and as a process."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from krm_fn import krm, pipeline, yamlio
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTDATA = ROOT / "testdata"
+SHARED = ROOT.parent / "shared"
+# In CI a missing tool or ../shared is a failure, not a skip.
+REQUIRE_ALL = os.environ.get("SECRETREF_FN_REQUIRE_ALL") == "1" or os.environ.get("CI") == "true"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip with ``reason`` on a developer machine; fail in CI."""
+    if condition:
+        return
+    if REQUIRE_ALL:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def run_text(text: str) -> tuple[str, krm.ResourceList]:
+    """The function in-process: ResourceList text in, (output text, output) back."""
+    out = pipeline.run(krm.parse_resource_list(text))
+    return yamlio.dump(out.to_dict()), out
+
+
+def run_process(args: list[str], stdin: bytes = b"", cwd: Path | None = None,
+                env: dict | None = None) -> subprocess.CompletedProcess:
+    """The installed entry point as a separate process (python -m krm_fn)."""
+    return subprocess.run([sys.executable, "-m", "krm_fn", *args], input=stdin, capture_output=True,
+                          cwd=cwd, env=env, timeout=60)
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    need(SHARED.is_dir(), f"{SHARED} (the shared reference folder) is not beside the checkout")
+    return SHARED

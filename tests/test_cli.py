@@ -1,0 +1,137 @@
+"""The command line as users and orchestrators call it, in a separate process."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import yaml
+
+from conftest import ROOT, TESTDATA, run_process
+
+QUICKSTART = ROOT / "examples" / "quickstart"
+
+
+def _rl(name: str) -> bytes:
+    return (TESTDATA / name / "input.yaml").read_bytes()
+
+
+# --- function mode ---------------------------------------------------------------
+
+
+def test_function_mode_writes_resource_list_and_exits_0() -> None:
+    proc = run_process([], _rl("seed-build-credentials"))
+    assert proc.returncode == 0, proc.stderr
+    out = yaml.safe_load(proc.stdout)
+    assert out["kind"] == "ResourceList" and out["apiVersion"] == "config.kubernetes.io/v1"
+    assert proc.stdout.decode() == (TESTDATA / "seed-build-credentials" / "expected.yaml").read_text()
+
+
+def test_error_results_exit_1_with_output_and_stderr_lines() -> None:
+    proc = run_process([], _rl("error-missing-key"))
+    assert proc.returncode == 1
+    assert yaml.safe_load(proc.stdout)["results"][0]["severity"] == "error"
+    assert proc.stderr.decode().splitlines() == [
+        'error: Deployment acme/app spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key: '
+        'key "password" not found in SecretReference "db"; available keys: [username]']
+
+
+def test_warnings_exit_0() -> None:
+    proc = run_process([], _rl("plaintext-secret-warning"))
+    assert proc.returncode == 0
+    assert proc.stderr.decode().startswith("warning: Secret acme/legacy data: plaintext secret")
+
+
+def test_json_input_v1beta1_and_list() -> None:
+    rl = yaml.safe_load(_rl("seed-build-credentials"))
+    rl["apiVersion"] = "config.kubernetes.io/v1beta1"
+    proc = run_process([], json.dumps(rl).encode())
+    assert proc.returncode == 0, proc.stderr
+    as_list = {"apiVersion": "v1", "kind": "List", "items": rl["items"]}
+    proc2 = run_process([], json.dumps(as_list).encode())
+    assert proc2.returncode == 0, proc2.stderr
+    assert proc.stdout == proc2.stdout
+
+
+def test_unreadable_streams_fail_cleanly() -> None:
+    cases = {
+        b"": "empty input",
+        b"a: [unclosed": "invalid YAML",
+        b"apiVersion: v1\nkind: Pod\n": "expected kind ResourceList",
+        b"kind: ResourceList\napiVersion: config.kubernetes.io/v1\n": "no items",
+        b"kind: ResourceList\napiVersion: config.kubernetes.io/v1\nitems: 3\n": "items must be a list",
+        b"---\nkind: ResourceList\n---\nkind: ResourceList\n": "found 2 YAML documents",
+        b"\xff\xfe": "not UTF-8",
+    }
+    for stdin, message in cases.items():
+        proc = run_process([], stdin)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1, stdin
+        assert message in err, (stdin, err)
+        assert "Traceback" not in err and proc.stdout == b""
+
+
+def test_help_works_with_stdin_like_kpt_fn_doc() -> None:
+    proc = run_process(["--help"], b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n")
+    assert proc.returncode == 0
+    assert b"KRM function" in proc.stdout and b"render" in proc.stdout
+
+
+# --- render ----------------------------------------------------------------------
+
+
+def test_render_quickstart(snapshot) -> None:
+    proc = run_process(["render", str(QUICKSTART)])
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    assert "config.kubernetes.io/" not in text and "internal.config" not in text
+    assert "kind: SecretFanout" not in text  # local-config never reaches a cluster
+    assert text == snapshot
+    # dockerhub-creds goes to two data planes: the combined view says a cluster needs --plane.
+    assert proc.stderr.decode().splitlines() == [
+        "warning: ExternalSecret acme/dockerhub-creds is rendered for more than one plane; a cluster takes one "
+        "plane's manifests: use --plane KIND/NAME"]
+
+
+def test_render_one_plane_prints_only_its_externalsecrets() -> None:
+    proc = run_process(["render", "--plane", "DataPlane/acme/production", str(QUICKSTART)])
+    assert proc.returncode == 0, proc.stderr
+    docs = list(yaml.safe_load_all(proc.stdout))
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("ExternalSecret", "dockerhub-creds"), ("ExternalSecret", "orders-db")]
+    assert all(d["spec"]["secretStoreRef"] == {"name": "vault-backend", "kind": "SecretStore"} for d in docs)
+
+
+def test_render_reads_stdin_and_config_file(tmp_path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  defaultRefreshInterval: 5m\n")
+    stream = b"\n---\n".join((QUICKSTART / f).read_bytes() for f in ("planes.yaml", "environments.yaml", "secretreferences.yaml",
+                                                                      "deployment.yaml"))
+    proc = run_process(["render", "--config", str(config), "-"], stream)
+    assert proc.returncode == 0, proc.stderr
+    es = [d for d in yaml.safe_load_all(proc.stdout) if d["kind"] == "ExternalSecret"]
+    assert [e["spec"]["refreshInterval"] for e in es] == ["5m0s"]
+
+
+def test_render_errors_go_to_stderr_with_file_and_nothing_to_stdout(tmp_path) -> None:
+    pkg = tmp_path / "pkg"
+    shutil.copytree(QUICKSTART, pkg)
+    deployment = pkg / "deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("key: password", "key: pasword"))
+    proc = run_process(["render", str(pkg)])
+    assert proc.returncode == 1
+    assert proc.stdout == b""
+    assert proc.stderr.decode().splitlines() == [
+        "error: Deployment acme/orders spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key: "
+        'key "pasword" not found in SecretReference "orders-db"; available keys: [password] (in deployment.yaml)']
+
+
+def test_render_bad_plane_option_is_a_usage_error() -> None:
+    proc = run_process(["render", "--plane", "DataPlane/production", str(QUICKSTART)])
+    assert proc.returncode == 2
+    assert b"namespaced" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_render_missing_path() -> None:
+    proc = run_process(["render", "/nonexistent/folder"])
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip() == "error: /nonexistent/folder: no such file or directory"

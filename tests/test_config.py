@@ -1,0 +1,34 @@
+"""The function config: both bundled forms load, and mean the same."""
+from __future__ import annotations
+
+import yaml
+
+from conftest import ROOT
+from krm_fn import config as fnconfig
+from krm_fn.krm import Results
+
+
+def _load(name: str):
+    results = Results()
+    loaded = fnconfig.load(yaml.safe_load((ROOT / "fn-config" / name).read_text()), results)
+    assert not results, [r.line() for r in results]
+    return loaded
+
+
+def test_bundled_configs_are_the_defaults() -> None:
+    assert _load("secretfanout.yaml") == _load("configmap.yaml") == fnconfig.FunctionConfig()
+
+
+def test_policy_combinations_esos_webhook_rejects() -> None:
+    results = Results()
+    cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+           "data": {"creationPolicy": "Merge", "deletionPolicy": "Delete"}}
+    assert fnconfig.load(cfg, results) is None
+    assert [r.message for r in results] == [
+        "invalid function config: deletionPolicy Delete needs creationPolicy Owner (ESO rejects it otherwise)"]
+
+
+def test_unsupported_config_kind() -> None:
+    results = Results()
+    assert fnconfig.load({"apiVersion": "example.com/v1", "kind": "Other", "metadata": {"name": "x"}}, results) is None
+    assert "unsupported function config example.com/v1/Other" in results[0].message

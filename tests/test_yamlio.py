@@ -1,0 +1,93 @@
+"""Scalar fidelity: values keep the meaning Kubernetes tooling gives them.
+
+kpt/kustomize read YAML 1.2 (go-yaml v3); kubectl and Argo CD convert with
+go-yaml v2 (YAML 1.1 booleans). A value must come out meaning the same for
+both, and a non-string must keep its exact text.
+"""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from krm_fn import yamlio
+from krm_fn.yamlio import RawScalar
+
+# Plain scalars that go-yaml v3 reads as strings, but YAML 1.1 readers
+# (PyYAML's default, go-yaml v2) would not: they must stay strings.
+YAML11_TRAPS = ["on", "off", "On", "OFF", "yes", "no", "Yes", "NO", "y", "n", "Y", "N",
+                "12:30", "1:20:30", "="]
+# Non-strings whose text must survive byte for byte.
+KEEP_TEXT = ["0b101_1", "0755", "0o17", "0x1F", "1e3", "1.50", "-0", "+12", ".inf", "-.Inf", ".nan", "1_000_000",
+             "123456789012345678901234567890", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+             "2001-12-14 21:59:43.10", "3.0e-10"]
+# Strings that look like something else once quotes are lost.
+QUOTED = ["'on'", "'true'", "'0755'", "'123'", "'1e3'", "'null'", "'~'", "''", "'2001-12-14'", "'0o17'",
+          "'-'", "'<<'", "'12:30'", "' leading space'", "'a: b'", "'#comment'", "'@at'", "'%pct'"]
+
+
+@pytest.mark.parametrize("text", YAML11_TRAPS)
+def test_yaml11_words_stay_strings(text: str) -> None:
+    value = yamlio.load_all(f"v: {text}")[0]["v"]
+    assert value == text and isinstance(value, str)
+    out = yamlio.dump({"v": value})
+    assert yamlio.load_all(out)[0]["v"] == text
+    # A YAML 1.1 reader of our output also sees the string.
+    assert yaml.safe_load(out)["v"] == text
+
+
+@pytest.mark.parametrize("text", KEEP_TEXT)
+def test_non_strings_keep_their_text(text: str) -> None:
+    value = yamlio.load_all(f"v: {text}")[0]["v"]
+    assert isinstance(value, RawScalar), f"{text} was read as a {type(value).__name__}"
+    assert yamlio.dump({"v": value}) == f"v: {text}\n"
+
+
+@pytest.mark.parametrize("text", QUOTED)
+def test_quoted_strings_stay_strings(text: str) -> None:
+    value = yamlio.load_all(f"v: {text}")[0]["v"]
+    assert isinstance(value, str)
+    out = yamlio.dump({"v": value})
+    assert yamlio.load_all(out)[0]["v"] == value
+    assert yaml.safe_load(out)["v"] == value
+
+
+@pytest.mark.parametrize("text, expected", [("true", True), ("False", False), ("TRUE", True),
+                                            ("null", None), ("~", None), ("", None)])
+def test_bools_and_nulls(text: str, expected) -> None:
+    assert yamlio.load_all(f"v: {text}")[0]["v"] is expected
+
+
+def test_multiline_and_unicode_round_trip() -> None:
+    data = {"script": "line one\nline two\n", "name": "caf\u00e9 \u2603", "tab": "a\tb"}
+    out = yamlio.dump(data)
+    assert "script: |" in out and "caf\u00e9" in out
+    assert yamlio.load_all(out)[0] == data
+
+
+def test_output_has_no_anchors_even_for_shared_objects() -> None:
+    shared = {"a": 1}
+    out = yamlio.dump({"x": shared, "y": shared})
+    assert "&" not in out and "*" not in out
+
+
+def test_duplicate_keys_are_an_error_with_a_line() -> None:
+    with pytest.raises(yamlio.YamlError) as info:
+        yamlio.load_all("a: 1\nb: 2\na: 3\n")
+    assert info.value.line == 3
+    assert "duplicate mapping key 'a'" in str(info.value)
+
+
+def test_python_tags_are_refused() -> None:
+    with pytest.raises(yamlio.YamlError):
+        yamlio.load_all("v: !!python/object/apply:os.system ['true']\n")
+
+
+def test_json_numbers_keep_their_text() -> None:
+    doc = yamlio.load_all('{"a": 1.50, "b": 10000000000000000000000, "c": "on"}')[0]
+    assert yamlio.dump(doc) == "a: 1.50\nb: 10000000000000000000000\nc: 'on'\n"
+
+
+def test_invalid_utf8_and_bom() -> None:
+    with pytest.raises(yamlio.YamlError, match="not UTF-8"):
+        yamlio.decode(b"a: \xff\n")
+    assert yamlio.decode("\ufeffa: 1\n".encode()) == "a: 1\n"
