@@ -2,14 +2,36 @@
 
 read -> type (inventory) -> find consumers -> place on planes (plan)
 -> render ExternalSecrets -> reconcile with the input -> ResourceList out.
+
+:func:`analyze` runs every step and keeps the intermediate data (for
+``explain`` and ``lint``); :func:`run` is the KRM function itself.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from . import config as fnconfig
 from . import consumers, inventory, krm, plan, reconcile, render
 
 
-def run(rl: krm.ResourceList, overrides: dict | None = None) -> krm.ResourceList:
+@dataclass
+class Analysis:
+    """Everything one run learned: what ``run`` writes, and how it got there."""
+
+    items: list  # the output items
+    function_config: dict | None
+    results: krm.Results
+    config: fnconfig.FunctionConfig | None = None
+    inventory: inventory.Inventory | None = None
+    needs: list[consumers.Need] = field(default_factory=list)
+    planned: list[plan.Planned] = field(default_factory=list)  # rendered and kept, same order as generated
+    generated: list[dict] = field(default_factory=list)
+
+    def resource_list(self) -> krm.ResourceList:
+        return krm.ResourceList(self.items, self.function_config, self.results)
+
+
+def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     """Process one ResourceList. Never raises for bad input: problems become results.
 
     ``overrides`` replaces function-config fields (the CLI's ``--plane``).
@@ -21,7 +43,7 @@ def run(rl: krm.ResourceList, overrides: dict | None = None) -> krm.ResourceList
     if config is not None and overrides:
         config = config.model_copy(update=overrides)
     if config is None:
-        return krm.ResourceList(list(items), rl.function_config, results)
+        return Analysis(list(items), rl.function_config, results)
     inv = inventory.build(items, config, results)
     needs = consumers.find(items, inv)
     planned = plan.build(needs, inv, config, results, rl.function_config)
@@ -33,13 +55,18 @@ def run(rl: krm.ResourceList, overrides: dict | None = None) -> krm.ResourceList
             results.error(exc.message, item.ref.obj, exc.field)
     generated = reconcile.drop_clashes([p for p, _ in rendered], [o for _, o in rendered], inv, results)
     kept = {id(o) for o in generated}
-    done_needs = [n for p, o in rendered if id(o) in kept for n in p.needs]
-    annotate = consumers.consumer_annotations(done_needs)
+    kept_planned = [p for p, o in rendered if id(o) in kept]
+    annotate = consumers.consumer_annotations([n for p in kept_planned for n in p.needs])
     out = reconcile.merge(items, inv, generated, annotate, config)
     if config.externalSecretAPIVersion.endswith("v1beta1"):
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
                         "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)
-    return krm.ResourceList(out, rl.function_config, _dedupe(results))
+    return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept_planned, generated)
+
+
+def run(rl: krm.ResourceList, overrides: dict | None = None) -> krm.ResourceList:
+    """The KRM function: a ResourceList in, a ResourceList (with results) out."""
+    return analyze(rl, overrides).resource_list()
 
 
 def _dedupe(results: krm.Results) -> krm.Results:
