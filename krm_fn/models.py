@@ -6,9 +6,9 @@ by :func:`validation_problems`.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import durations, names
 
@@ -85,9 +85,23 @@ class SecretDataItem(_Strict):
         return value
 
 
+def _checked(check, what: str):
+    def validate(value: str) -> str:
+        problem = check(value)
+        if problem:
+            raise ValueError(f"{what} {value!r}: {problem}")
+        return value
+    return AfterValidator(validate)
+
+
+# The Secret ESO creates carries these: an invalid one would fail only at sync time, in the plane.
+MetadataKey = Annotated[str, _checked(names.qualified_name_problem, "key")]
+LabelValue = Annotated[str, _checked(names.label_value_problem, "label value")]
+
+
 class TemplateMetadata(_Strict):
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: dict[MetadataKey, LabelValue] = Field(default_factory=dict)
+    annotations: dict[MetadataKey, str] = Field(default_factory=dict)
 
 
 class SecretTemplate(_Strict):
@@ -147,6 +161,8 @@ def field_path(loc: tuple, prefix: str = "spec") -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif part == "[key]":
+            continue  # pydantic marks a dict key's own error; the key is already in the path
         elif isinstance(part, str) and part and not part.startswith(("function-", "union[", "str", "DataPlaneRef")):
             path += f".{part}" if path else part
     return path

@@ -43,11 +43,27 @@ def secret_key_problem(value: str) -> str | None:
     return None
 
 
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+
 def label_value_problem(value: str) -> str | None:
     if len(value) > 63:
         return f"must be at most 63 characters (has {len(value)})"
     if not _LABEL_VALUE.match(value):
-        return "must be a valid label value"
+        return "must be empty or letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+    return None
+
+
+def qualified_name_problem(key: str) -> str | None:
+    """Why ``key`` is not a label/annotation key (``[prefix/]name``), or None."""
+    prefix, _, name = key.rpartition("/")
+    if prefix:
+        problem = dns1123_subdomain_problem(prefix)
+        if problem:
+            return f"prefix {prefix!r} {problem}"
+    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+        return ("name part must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter "
+                "or digit")
     return None
 
 
