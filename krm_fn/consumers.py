@@ -78,14 +78,18 @@ def _container_refs(container: dict, path: str) -> Iterator[Ref]:
             yield name, f"{path}.envFrom[{i}].secretRef.name", None, None
 
 
-def pod_spec_refs(spec, path: str) -> Iterator[Ref]:
-    """Every Secret name a pod spec reads (containers, init containers, volumes, pull secrets)."""
-    if not isinstance(spec, dict):
-        return
+def _pull_secret_refs(spec: dict, path: str) -> Iterator[Ref]:
     for i, pull in enumerate(_list(spec.get("imagePullSecrets"))):
         name = _str(_get(pull, "name"))
         if name:
             yield name, f"{path}.imagePullSecrets[{i}].name", None, None
+
+
+def pod_spec_refs(spec, path: str) -> Iterator[Ref]:
+    """Every Secret name a pod spec reads (containers, init containers, volumes, pull secrets)."""
+    if not isinstance(spec, dict):
+        return
+    yield from _pull_secret_refs(spec, path)
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for i, container in enumerate(_list(spec.get(group))):
             if isinstance(container, dict):
@@ -132,10 +136,7 @@ def _argo_refs(spec, path: str) -> Iterator[Ref]:
     """Argo Workflows: pull secrets and volumes at the top, containers in templates."""
     if not isinstance(spec, dict):
         return
-    for i, pull in enumerate(_list(spec.get("imagePullSecrets"))):
-        name = _str(_get(pull, "name"))
-        if name:
-            yield name, f"{path}.imagePullSecrets[{i}].name", None, None
+    yield from _pull_secret_refs(spec, path)
     yield from _volume_refs(spec.get("volumes"), path)
     for t, template in enumerate(_list(spec.get("templates"))):
         if not isinstance(template, dict):
