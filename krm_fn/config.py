@@ -31,6 +31,10 @@ class FunctionConfig(BaseModel):
         "Owner", description="spec.target.creationPolicy of generated ExternalSecrets.")
     deletionPolicy: Literal["Retain", "Delete", "Merge"] = Field(
         "Retain", description="spec.target.deletionPolicy of generated ExternalSecrets.")
+    compatibility: Literal["native", "upstream"] = Field("native", description=(
+        "For ReleaseBindings and WorkflowRuns: 'native' honours the SecretReference's refreshInterval, template "
+        "metadata and remoteRef.version and writes ESO's defaults; 'upstream' writes exactly what OpenChoreo's "
+        "templates write (refreshInterval 15s, no template, no version)."))
     output: Literal["all", "generated"] = Field(
         "all", description="'all': inputs pass through plus generated objects; 'generated': only generated objects.")
 

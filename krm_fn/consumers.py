@@ -7,7 +7,7 @@ SecretReferences in the consumer's home namespace are left alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from typing import Callable, Iterator
 
 from . import krm
@@ -27,7 +27,18 @@ class Need:
     key: str | None = None  # a key the consumer reads from the Secret
     key_field: str | None = None
     fan_out: bool = False  # ServiceClass: every data plane the class can deploy to
-    plane: PlaneId | None = None  # fixed plane (SecretReference.spec.targetPlane)
+    plane: PlaneId | None = None  # fixed plane (SecretReference.spec.targetPlane, ReleaseBinding, WorkflowRun)
+    # Set: only the SecretReference entry ``key`` is needed, written under this secretKey (OpenChoreo's
+    # env-secrets / file ExternalSecrets). None: the whole SecretReference is copied.
+    secret_key: str | None = None
+    source: dict | None = None  # the object holding ``field`` when not the consumer (a ReleaseBinding's Workload)
+    labels: dict = dataclass_field(default_factory=dict)  # extra labels on the ExternalSecret
+    upstream: str | None = None  # the OpenChoreo template this mirrors (render.UPSTREAM_*)
+
+    @property
+    def holder(self) -> dict:
+        """The object to report problems with ``field`` / ``key_field`` on."""
+        return self.source if self.source is not None else self.consumer
 
 
 def home_namespace(obj: dict) -> str:
@@ -216,8 +227,11 @@ _OPENCHOREO_FINDERS: dict[str, Callable[[dict, Inventory], Iterator[Need]]] = {
 }
 
 
-def find(items: list, inv: Inventory) -> list[Need]:
-    """All needs, in input order (then targetPlane needs)."""
+def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
+    """All needs, in input order (then OpenChoreo ReleaseBindings, Components and WorkflowRuns, then
+    targetPlane needs).  Consumers that cannot be resolved at all are reported in ``results``."""
+    from . import releasebindings, workflowruns  # they build on Need
+
     needs: list[Need] = []
     for index, obj in enumerate(items):
         if not isinstance(obj, dict) or index in inv.owned:
@@ -226,6 +240,8 @@ def find(items: list, inv: Inventory) -> list[Need]:
         finder = _OPENCHOREO_FINDERS.get(obj.get("kind")) if isinstance(api, str) and \
             krm.group(api) == "openchoreo.dev" else None
         needs.extend(finder(obj, inv) if finder else _workload_needs(obj, inv))
+    needs.extend(releasebindings.find(items, inv, results))
+    needs.extend(workflowruns.find(items, inv, results))
     needs.extend(_target_plane_needs(inv))
     return needs
 

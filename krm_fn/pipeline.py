@@ -45,14 +45,14 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     if config is None:
         return Analysis(list(items), rl.function_config, results)
     inv = inventory.build(items, config, results)
-    needs = consumers.find(items, inv)
+    needs = consumers.find(items, inv, results)
     planned = plan.build(needs, inv, config, results, rl.function_config)
     rendered: list[tuple[plan.Planned, dict]] = []
     for item in planned:
         try:
-            rendered.append((item, render.external_secret(item.target, item.ref, config)))
+            rendered.append((item, render.external_secret(item, config)))
         except render.RenderError as exc:
-            results.error(exc.message, item.ref.obj, exc.field)
+            results.error(exc.message, item.sources[0].obj, exc.field)
     generated = reconcile.drop_clashes([p for p, _ in rendered], [o for _, o in rendered], inv, results)
     kept = {id(o) for o in generated}
     kept_planned = [p for p, o in rendered if id(o) in kept]

@@ -2,8 +2,10 @@
 
 Checks everything a need depends on (the SecretReference exists and defines
 the key read, the plane has a store, names are valid) and merges needs that
-land on the same plane/namespace/name.  Two different SecretReferences
-landing on one name is an error naming both.
+land on the same plane/namespace/name.  A need either copies a whole
+SecretReference or picks one of its entries under a new key; two different
+SecretReferences copied to one name, or one key picked from two different
+places, is an error naming both.
 """
 from __future__ import annotations
 
@@ -15,18 +17,38 @@ from .constants import TARGET_NAMESPACE_ANNOTATION
 from .consumers import Need
 from .inventory import Inventory, PlaneId, SecretRef
 from .placement import PlacementError, planes_for
-from .render import Target
+from .render import Content, Entry, Target
 
 
 @dataclass
-class Planned:
-    target: Target
-    ref: SecretRef
+class Planned(Content):
     needs: list[Need] = field(default_factory=list)
+
+    def conflict(self, whole: SecretRef | None, entries: list[Entry]) -> str | None:
+        """Why ``entries`` cannot join this ExternalSecret, or None (then they are merged in)."""
+        if (whole is None) != (self.template_ref is None) or (whole is not None and whole is not self.template_ref):
+            return f"two SecretReferences: {self.source}"
+        if whole is not None:
+            return None
+        have = {e.secret_key: e for e in self.entries}
+        for entry in entries:
+            other = have.get(entry.secret_key)
+            if other is not None and (other.ref is not entry.ref or other.item != entry.item):
+                return f"two sources for key {entry.secret_key!r}: {other.ref.source}"
+        self.entries.extend(e for e in entries if e.secret_key not in have)
+        return None
 
 
 def _consumer_error(results: krm.Results, need: Need, message: str, path: str | None) -> None:
-    results.error(message, need.consumer, path or need.field)
+    results.error(message, need.holder, path or need.field)
+
+
+def entries_of(need: Need, ref: SecretRef) -> tuple[SecretRef | None, list[Entry]]:
+    """(the SecretReference copied whole, or None; the data entries) ``need`` contributes."""
+    if need.secret_key is None:
+        return ref, [Entry(item.secretKey, ref, item) for item in ref.spec.data]
+    item = next(i for i in ref.spec.data if i.secretKey == need.key)  # the first one, as upstream
+    return None, [Entry(need.secret_key, ref, item)]
 
 
 def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef | None:
@@ -39,7 +61,8 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef |
                         f"{need.home_namespace!r}", need.field)
         return None
     if need.key is not None:
-        available = render.secret_keys(ref)
+        # A picked entry must be a data[] entry; a whole copy is read as the resulting Secret.
+        available = ref.spec.keys() if need.secret_key is not None else render.secret_keys(ref)
         if need.key not in available:
             _consumer_error(results, need, f'key "{need.key}" not found in SecretReference "{ref.name}"; '
                             f"available keys: [{' '.join(available)}]", need.key_field)
@@ -98,16 +121,19 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
                 continue
             key = (plane_id, need.target_namespace, need.target_name)
             existing = planned.get(key)
+            whole, entries = entries_of(need, ref)
             if existing is None:
                 planned[key] = Planned(Target(plane_id, plane.store, need.target_namespace, need.target_name),
-                                       ref, [need])
-            elif existing.ref is ref:
+                                       whole, entries, dict(need.labels), need.upstream, [need])
+                continue
+            problem = existing.conflict(whole, entries)
+            if problem is None:
                 existing.needs.append(need)
             else:
                 first = existing.needs[0]
                 results.error(
-                    f"ExternalSecret {need.target_namespace}/{need.target_name} in {plane_id} would come from two "
-                    f"SecretReferences: {existing.ref.source} (for {krm.ObjectRef.of(first.consumer)}) and "
+                    f"ExternalSecret {need.target_namespace}/{need.target_name} in {plane_id} would come from "
+                    f"{problem} (for {krm.ObjectRef.of(first.consumer)}) and "
                     f"{ref.source} (for {krm.ObjectRef.of(need.consumer)}); rename one of them",
                     need.consumer, need.field)
     for plane_id, sources in sorted(storeless.items()):

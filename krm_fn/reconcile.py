@@ -35,7 +35,7 @@ def drop_clashes(planned: list[Planned], generated: list[dict], inv: Inventory,
         user = inv.user_external_secrets.get((target.namespace, target.name))
         if user is not None:
             results.error(f"ExternalSecret {target.namespace}/{target.name} is not managed by secretref-fn, but "
-                          f"secretref-fn would generate it from SecretReference {item.ref.source} for {target.plane}; "
+                          f"secretref-fn would generate it from SecretReference {item.source} for {target.plane}; "
                           "rename or remove one of them", user, "metadata.name")
             continue
         path = krm.annotations(obj)[krm.PATH]

@@ -1,17 +1,23 @@
 """Step 4: render one ExternalSecret.
 
-Pure function of (plane, store, namespace, name, SecretReference, config).
-Every field ESO or the API server would default is written explicitly, so
-Argo CD sees no drift; nothing empty or null is written.
+Pure function of (:class:`Content`, config): the target (plane, store,
+namespace, name) and the data entries, each picked from a SecretReference.
+Either a whole SecretReference is copied (``template_ref`` set: its template,
+type and refresh interval apply), or entries are picked from one or more
+SecretReferences under new keys (OpenChoreo's env-secrets and file
+ExternalSecrets).  Every field ESO or the API server would default is written
+explicitly, so Argo CD sees no drift; nothing empty or null is written.
+``compatibility: upstream`` instead writes, for the OpenChoreo consumption
+paths, exactly the fields OpenChoreo's own templates write.
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import config as fnconfig
-from . import krm, names
+from . import durations, krm, models, names
 from .constants import (MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION, REGISTRY_SERVER_ANNOTATION,
                         SOURCE_ANNOTATION)
 from .inventory import PlaneId, SecretRef, Store
@@ -35,6 +41,43 @@ class Target:
     store: Store
     namespace: str
     name: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ``data[]`` entry: ``item`` of SecretReference ``ref``, written under ``secret_key``."""
+
+    secret_key: str
+    ref: SecretRef
+    item: models.SecretDataItem
+
+
+UPSTREAM_DATA = "data"  # OpenChoreo's data-plane templates (env-secrets, file secrets)
+UPSTREAM_WORKFLOW = "workflow"  # OpenChoreo's workflow templates (<run>-git-secret)
+UPSTREAM_REFRESH = "15s"  # hard-coded in OpenChoreo's templates
+
+
+@dataclass
+class Content:
+    """What one ExternalSecret holds."""
+
+    target: Target
+    template_ref: SecretRef | None  # a whole SecretReference copied; None: entries picked under new keys
+    entries: list[Entry]
+    labels: dict[str, str] = field(default_factory=dict)
+    upstream: str | None = None  # which OpenChoreo template this mirrors (for compatibility: upstream)
+
+    @property
+    def sources(self) -> list[SecretRef]:
+        """The SecretReferences used, first use first."""
+        out: dict[int, SecretRef] = {}
+        for entry in self.entries:
+            out.setdefault(id(entry.ref), entry.ref)
+        return list(out.values())
+
+    @property
+    def source(self) -> str:
+        return ",".join(ref.source for ref in self.sources)
 
 
 def escape_template(text: str) -> str:
@@ -75,64 +118,108 @@ def secret_keys(ref: SecretRef) -> list[str]:
     return ref.spec.keys()
 
 
-def _template(ref: SecretRef) -> dict:
-    template: dict = {"type": ref.spec.template.type, "engineVersion": "v2", "mergePolicy": "Replace"}
-    meta = ref.spec.template.metadata
+def _template(content: Content) -> dict:
+    """The whole SecretReference's template; picked entries make an Opaque Secret.
+
+    Picked entries are renamed (to env var names or file keys), so a typed
+    Secret's required keys would not hold: the Secret is Opaque, as
+    OpenChoreo's is, and carries the template labels and annotations of every
+    source SecretReference (the first one wins on a clash).
+    """
+    ref = content.template_ref
+    template: dict = {"type": ref.spec.template.type if ref is not None else "Opaque",
+                      "engineVersion": "v2", "mergePolicy": "Replace"}
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    for source in ([ref] if ref is not None else content.sources):
+        for k, v in source.spec.template.metadata.labels.items():
+            labels.setdefault(k, escape_template(v))
+        for k, v in source.spec.template.metadata.annotations.items():
+            annotations.setdefault(k, escape_template(v))
     metadata: dict = {}
-    if meta.labels:
-        metadata["labels"] = {k: escape_template(v) for k, v in meta.labels.items()}
-    if meta.annotations:
-        metadata["annotations"] = {k: escape_template(v) for k, v in meta.annotations.items()}
+    if labels:
+        metadata["labels"] = labels
+    if annotations:
+        metadata["annotations"] = annotations
     if metadata:
         template["metadata"] = metadata
-    docker = _dockerconfig_template(ref)
+    docker = _dockerconfig_template(ref) if ref is not None else None
     if docker is not None:
         template["data"] = {".dockerconfigjson": docker}
     return template
 
 
-def _data(ref: SecretRef) -> list[dict]:
-    out = []
-    for item in ref.spec.data:
-        remote: dict = {"key": item.remoteRef.key}
-        if item.remoteRef.property:
-            remote["property"] = item.remoteRef.property
+def _remote(item: models.SecretDataItem, native: bool) -> dict:
+    remote: dict = {"key": item.remoteRef.key}
+    if item.remoteRef.property:
+        remote["property"] = item.remoteRef.property
+    if native:
         if item.remoteRef.version:
             remote["version"] = item.remoteRef.version
         remote.update(conversionStrategy="Default", decodingStrategy="None", metadataPolicy="None")
-        out.append({"secretKey": item.secretKey, "remoteRef": remote})
-    return out
+    return remote
 
 
-def external_secret(target: Target, ref: SecretRef, config: fnconfig.FunctionConfig) -> dict:
-    """The ExternalSecret that materialises ``ref`` as Secret ``target.name`` in one plane."""
+def _data(content: Content, native: bool) -> list[dict]:
+    return [{"secretKey": e.secret_key, "remoteRef": _remote(e.item, native)} for e in content.entries]
+
+
+def _refresh(content: Content, config: fnconfig.FunctionConfig) -> str:
+    """The copied SecretReference's interval; for picked entries the shortest of their sources'."""
+    refs = [content.template_ref] if content.template_ref is not None else content.sources
+    intervals = [fnconfig.canonical_refresh(config, r.spec.refreshInterval) for r in refs]
+    return min(intervals, key=durations.parse)
+
+
+def _native_spec(content: Content, config: fnconfig.FunctionConfig) -> dict:
+    target = content.target
+    return {
+        "refreshInterval": _refresh(content, config),
+        "secretStoreRef": {"name": target.store.name, "kind": target.store.kind},
+        "target": {
+            "name": target.name,
+            "creationPolicy": config.creationPolicy,
+            "deletionPolicy": config.deletionPolicy,
+            "template": _template(content),
+        },
+        "data": _data(content, native=True),
+    }
+
+
+def _upstream_spec(content: Content) -> dict:
+    """Field for field what OpenChoreo's stock templates write (openchoreo-api.md section 8)."""
+    target: dict = {"name": content.target.name, "creationPolicy": "Owner"}
+    if content.upstream == UPSTREAM_WORKFLOW and content.template_ref is not None:
+        target["template"] = {"type": content.template_ref.spec.template.type}
+    return {
+        "refreshInterval": UPSTREAM_REFRESH,
+        "secretStoreRef": {"name": content.target.store.name, "kind": "ClusterSecretStore"},
+        "target": target,
+        "data": _data(content, native=False),
+    }
+
+
+def external_secret(content: Content, config: fnconfig.FunctionConfig) -> dict:
+    """The ExternalSecret that materialises ``content`` as Secret ``target.name`` in one plane."""
+    target = content.target
     path = names.externalsecret_path(config.outputDir, target.plane.kind, target.plane.name,
                                      target.namespace, target.name)
+    upstream = config.compatibility == "upstream" and content.upstream is not None
     return {
         "apiVersion": config.externalSecretAPIVersion,
         "kind": "ExternalSecret",
         "metadata": {
             "name": target.name,
             "namespace": target.namespace,
-            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+            "labels": dict(sorted({**content.labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE}.items())),
             "annotations": {
                 PLANE_ANNOTATION: str(target.plane),
-                SOURCE_ANNOTATION: ref.source,
+                SOURCE_ANNOTATION: content.source,
                 krm.PATH: path,
                 krm.INDEX: "0",
                 krm.LEGACY_PATH: path,
                 krm.LEGACY_INDEX: "0",
             },
         },
-        "spec": {
-            "refreshInterval": fnconfig.canonical_refresh(config, ref.spec.refreshInterval),
-            "secretStoreRef": {"name": target.store.name, "kind": target.store.kind},
-            "target": {
-                "name": target.name,
-                "creationPolicy": config.creationPolicy,
-                "deletionPolicy": config.deletionPolicy,
-                "template": _template(ref),
-            },
-            "data": _data(ref),
-        },
+        "spec": _upstream_spec(content) if upstream else _native_spec(content, config),
     }

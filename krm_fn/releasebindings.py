@@ -1,0 +1,221 @@
+"""OpenChoreo's data-plane consumption path: ReleaseBinding + Workload.
+
+For every ``ReleaseBinding`` (``spec.environment``, ``spec.owner``) this takes
+the component's ``Workload`` (same namespace, ``spec.owner.componentName``),
+merges ``spec.workloadOverrides`` the way upstream does (an override entry
+replaces the base entry with the same ``key`` in place; new keys are
+appended), and turns every secret env var and secret file into a
+:class:`~krm_fn.consumers.Need` that picks one SecretReference entry:
+
+* all secret env vars -> one ExternalSecret ``<component>-<env>-env-secrets-<h8>``
+  (``data[].secretKey`` = the env var name);
+* each secret file -> one ExternalSecret ``<component>-<env>-secret-<file>-<h8>``
+  (``data[].secretKey`` = the file key);
+
+in the data plane of the binding's Environment, in the namespace
+``dp-<namespace>-<project>-<env>-<h8>``: the names OpenChoreo itself gives
+them (:mod:`krm_fn.openchoreo_naming`).  Accepted reference forms:
+``valueFrom.secretKeyRef`` (v1.0+), the legacy ``valueFrom.secretRef``
+(v0.4-v0.17) and the legacy ``containers: {<name>: ...}`` map (<= v0.15).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from . import krm, names
+from .consumers import Need
+from .inventory import Inventory, PlaneId
+from .openchoreo_naming import Remote, dataplane_namespace, env_secrets_name, file_secret_name
+from .placement import PlacementError, environment_plane
+from .render import UPSTREAM_DATA
+
+KIND_BINDING = "ReleaseBinding"
+KIND_WORKLOAD = "Workload"
+LABEL_PREFIX = "openchoreo.dev/"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One env var or file after override merging, with where it was written."""
+
+    key: str
+    obj: dict  # the raw list entry
+    holder: dict  # the Workload or the ReleaseBinding
+    path: str  # path of the entry inside holder
+
+
+def _get(obj, *path):
+    for part in path:
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def _str(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def merge_by_key(base: list[Entry], overrides: list[Entry]) -> list[Entry]:
+    """Upstream's override merge: same ``key`` replaces in place, new keys are appended."""
+    out = list(base)
+    index = {e.key: i for i, e in enumerate(out)}
+    for entry in overrides:
+        if entry.key in index:
+            out[index[entry.key]] = entry
+        else:
+            index[entry.key] = len(out)
+            out.append(entry)
+    return out
+
+
+def _entries(container, holder: dict, path: str, group: str) -> list[Entry]:
+    items = _get(container, group)
+    if not isinstance(items, list):
+        return []
+    return [Entry(_str(item.get("key")), item, holder, f"{path}.{group}[{i}]")
+            for i, item in enumerate(items) if isinstance(item, dict) and _str(item.get("key"))]
+
+
+def _containers(spec, holder: dict, path: str) -> list[tuple[str, dict, str]]:
+    """(name, container, path): the single ``container``, or the legacy map in name order."""
+    out = []
+    if isinstance(_get(spec, "container"), dict):
+        out.append(("", spec["container"], f"{path}.container"))
+    legacy = _get(spec, "containers")
+    if isinstance(legacy, dict):
+        out.extend((name, c, f"{path}.containers.{name}") for name, c in sorted(legacy.items())
+                   if isinstance(c, dict))
+    return out
+
+
+def merged(workload: dict, binding: dict, group: str) -> list[Entry]:
+    """The ``env`` or ``files`` entries the binding deploys, in upstream's order.
+
+    Containers of the legacy map are merged one by one with the override of
+    the same name, then concatenated in container-name order (later keys
+    replacing earlier ones like an override).
+    """
+    overrides = {name: (c, p) for name, c, p in
+                 _containers(_get(binding, "spec", "workloadOverrides"), binding, "spec.workloadOverrides")}
+    out: list[Entry] = []
+    for name, container, path in _containers(_get(workload, "spec"), workload, "spec"):
+        entries = _entries(container, workload, path, group)
+        if name in overrides:
+            entries = merge_by_key(entries, _entries(*overrides[name], group))
+        out = merge_by_key(out, entries)
+    return out
+
+
+def secret_ref(entry: Entry) -> tuple[str, str, str] | None:
+    """(SecretReference name, key, field path) of a secret entry, or None for a plain value."""
+    for form in ("secretKeyRef", "secretRef"):
+        ref = _get(entry.obj, "valueFrom", form)
+        if isinstance(ref, dict):
+            return _str(ref.get("name")), _str(ref.get("key")), f"{entry.path}.valueFrom.{form}"
+    return None
+
+
+def remote(inv: Inventory, namespace: str, name: str, key: str) -> Remote | None:
+    """The remoteRef upstream carries forward: the first data[] entry with that secretKey."""
+    ref = inv.secret_refs.get((namespace, name))
+    if ref is None:
+        return None
+    item = next((i for i in ref.spec.data if i.secretKey == key), None)
+    if item is None:
+        return None
+    return Remote(item.remoteRef.key, item.remoteRef.property or "", item.remoteRef.version or "")
+
+
+def _workload(binding: dict, component: str, project: str, workloads: list[dict],
+              results: krm.Results) -> dict | None:
+    ns = krm.namespace(binding)
+    found = [w for w in workloads if krm.namespace(w) == ns and _str(_get(w, "spec", "owner", "componentName")) ==
+             component and _str(_get(w, "spec", "owner", "projectName")) in ("", project)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        results.error(f"Workload of component {component!r} not found in namespace {ns!r} "
+                      "(a Workload with spec.owner.componentName: " + component + ")", binding,
+                      "spec.owner.componentName")
+    else:
+        listed = ", ".join(krm.name(w) for w in found)
+        results.error(f"component {component!r} has several Workloads in namespace {ns!r}: {listed}", binding,
+                      "spec.owner.componentName")
+    return None
+
+
+def _plane(binding: dict, env_name: str, inv: Inventory, results: krm.Results) -> PlaneId | None:
+    ns = krm.namespace(binding)
+    env = inv.environments.get((ns, env_name))
+    if env is None:
+        results.error(f"Environment {env_name!r} not found in namespace {ns!r}", binding, "spec.environment")
+        return None
+    try:
+        return environment_plane(env, inv)
+    except PlacementError as exc:
+        results.error(exc.message, exc.obj if exc.obj is not None else binding, exc.field)
+        return None
+
+
+def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results: krm.Results) -> Iterator[Need]:
+    ns = krm.namespace(binding)
+    component = _str(_get(binding, "spec", "owner", "componentName"))
+    project = _str(_get(binding, "spec", "owner", "projectName"))
+    env_name = _str(_get(binding, "spec", "environment"))
+    missing = [f for f, v in (("spec.owner.componentName", component), ("spec.owner.projectName", project),
+                              ("spec.environment", env_name)) if not v]
+    for path in missing:
+        results.error("required field is missing", binding, path)
+    if missing:
+        return
+    workload = _workload(binding, component, project, workloads, results)
+    if workload is None:
+        return
+    secrets: list[tuple[str, Entry, tuple[str, str, str]]] = []
+    for group in ("env", "files"):
+        for entry in merged(workload, binding, group):
+            ref = secret_ref(entry)
+            if ref is None:
+                continue
+            name, key, path = ref
+            if not name or not key:
+                results.error(f"{path} needs both name and key", entry.holder, path)
+                continue
+            problem = names.secret_key_problem(entry.key)
+            if problem:
+                results.error(f"key {entry.key!r} cannot be a Secret key: it {problem}", entry.holder,
+                              f"{entry.path}.key")
+                continue
+            secrets.append((group, entry, ref))
+    plane = _plane(binding, env_name, inv, results) if secrets else None
+    if plane is None:
+        return
+    target_ns = dataplane_namespace(ns, project, env_name)
+    labels = {LABEL_PREFIX + "namespace": ns, LABEL_PREFIX + "project": project,
+              LABEL_PREFIX + "component": component, LABEL_PREFIX + "environment": env_name}
+    envs = [(e.key, remote(inv, ns, n, k)) for g, e, (n, k, _) in secrets if g == "env"]
+    env_target = env_secrets_name(component, env_name, envs)
+    for group, entry, (name, key, path) in secrets:
+        if group == "env":
+            target = env_target
+        else:
+            target = file_secret_name(component, env_name, entry.key, remote(inv, ns, name, key))
+        yield Need(binding, f"{path}.name", name, ns, "data", target_ns, target, key, f"{path}.key",
+                   plane=plane, secret_key=entry.key, source=entry.holder if entry.holder is not binding else None,
+                   labels=labels, upstream=UPSTREAM_DATA)
+
+
+def _is(obj, kind: str) -> bool:
+    return isinstance(obj, dict) and obj.get("kind") == kind and _str(obj.get("apiVersion")).startswith(
+        "openchoreo.dev/")
+
+
+def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
+    """Needs of every ReleaseBinding, in input order."""
+    live = [obj for i, obj in enumerate(items) if i not in inv.owned]
+    workloads = [obj for obj in live if _is(obj, KIND_WORKLOAD)]
+    needs: list[Need] = []
+    for binding in live:
+        if _is(binding, KIND_BINDING):
+            needs.extend(_binding_needs(binding, workloads, inv, results))
+    return needs
