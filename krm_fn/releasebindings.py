@@ -101,7 +101,8 @@ def merged(workload: dict, binding: dict, group: str) -> list[Entry]:
     for name, container, path in _containers(_get(workload, "spec"), workload, "spec"):
         entries = _entries(container, workload, path, group)
         if name in overrides:
-            entries = merge_by_key(entries, _entries(*overrides[name], group))
+            override, override_path = overrides[name]
+            entries = merge_by_key(entries, _entries(override, binding, override_path, group))
         out = merge_by_key(out, entries)
     return out
 
