@@ -101,9 +101,12 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
             results.error(f"planes: {plane} is not in the input", function_config, prefix)
     planned: dict[tuple[PlaneId, str, str], Planned] = {}
     storeless: dict[PlaneId, list[str]] = {}
+    broken: set[tuple[str, str]] = set()  # ExternalSecrets missing a picked entry: not rendered half
     for need in needs:
         ref = _secret_ref(need, inv, results)
         if ref is None:
+            if need.secret_key is not None:
+                broken.add((need.target_namespace, need.target_name))
             continue
         try:
             targets = planes_for(need, inv)
@@ -140,4 +143,4 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
         store_field = "spec.secretStoreRef"
         results.error(f"{plane_id} has no secretStoreRef (or secretStore), but secrets must reach it: "
                       f"{', '.join(sorted(set(sources)))}", inv.planes[plane_id].obj, store_field)
-    return [planned[k] for k in sorted(planned)]
+    return [planned[k] for k in sorted(planned) if (k[1], k[2]) not in broken]

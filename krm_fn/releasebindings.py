@@ -135,9 +135,8 @@ def _workload(binding: dict, component: str, project: str, workloads: list[dict]
     if len(found) == 1:
         return found[0]
     if not found:
-        results.error(f"Workload of component {component!r} not found in namespace {ns!r} "
-                      "(a Workload with spec.owner.componentName: " + component + ")", binding,
-                      "spec.owner.componentName")
+        results.error(f"Workload of component {component!r} not found: no Workload in namespace {ns!r} has "
+                      f"spec.owner.componentName {component!r}", binding, "spec.owner.componentName")
     else:
         listed = ", ".join(krm.name(w) for w in found)
         results.error(f"component {component!r} has several Workloads in namespace {ns!r}: {listed}", binding,
