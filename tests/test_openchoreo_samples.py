@@ -206,3 +206,26 @@ def test_v0_17_docker_workflow_build_plane(shared_dir) -> None:
     es, = _run(items)
     assert es["metadata"]["annotations"]["secretref-fn.openchoreo.dev/plane"] == "BuildPlane/default/default"
     assert _summary(es)[:4] == ("workflows-default", "builder-app-git-secret", "default", "ClusterSecretStore")
+
+
+# --- the bundled example, as a user runs it ------------------------------------------------------------
+
+EXAMPLE_NAMES = [
+    "demo-app-development-env-secrets-86508b78", "demo-app-development-secret-db-password-15a89475",
+    "demo-app-production-env-secrets-a0e82637", "demo-app-production-secret-db-password-84d283e6",
+    "demo-app-git-secret",
+]
+
+
+@pytest.mark.parametrize("config", [None, "fn-config/compatibility-upstream.yaml"])
+def test_example_renders(config: str | None) -> None:
+    from conftest import ROOT, run_process
+
+    args = ["render", str(ROOT / "examples" / "openchoreo")]
+    if config:
+        args[1:1] = ["--config", str(ROOT / config)]
+    proc = run_process(args)
+    assert proc.returncode == 0, proc.stderr.decode()
+    generated = [d for d in yaml.safe_load_all(proc.stdout) if d and d["kind"] == "ExternalSecret"]
+    assert [d["metadata"]["name"] for d in generated] == EXAMPLE_NAMES
+    assert {d["spec"]["refreshInterval"] for d in generated} == ({"15s"} if config else {"1h0m0s", "15m0s"})
