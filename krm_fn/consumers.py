@@ -69,6 +69,20 @@ def _str(value) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def text(value) -> str:
+    """A string field's value, ``""`` when absent or not a string."""
+    return value if isinstance(value, str) else ""
+
+
+def get(obj, *path):
+    """The value at ``path`` (keys and list indexes), None when any step is missing."""
+    return _get(obj, *path)
+
+
+def is_openchoreo(obj, kind: str) -> bool:
+    return isinstance(obj, dict) and obj.get("kind") == kind and krm.group(text(obj.get("apiVersion"))) == "openchoreo.dev"
+
+
 # --- pod specs ---------------------------------------------------------------------
 
 # A secret name found in a pod spec: (name, field path, key or None, key path).

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from . import krm, names
-from .consumers import Need
+from .consumers import Need, get, is_openchoreo, text
 from .inventory import Inventory, PlaneId
 from .openchoreo_naming import Remote, dataplane_namespace, env_secrets_name, file_secret_name
 from .placement import PlacementError, environment_plane
@@ -36,7 +36,7 @@ LABEL_PREFIX = "openchoreo.dev/"
 
 
 @dataclass(frozen=True)
-class Entry:
+class Item:
     """One env var or file after override merging, with where it was written."""
 
     key: str
@@ -45,17 +45,7 @@ class Entry:
     path: str  # path of the entry inside holder
 
 
-def _get(obj, *path):
-    for part in path:
-        obj = obj.get(part) if isinstance(obj, dict) else None
-    return obj
-
-
-def _str(value) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def merge_by_key(base: list[Entry], overrides: list[Entry]) -> list[Entry]:
+def merge_by_key(base: list[Item], overrides: list[Item]) -> list[Item]:
     """Upstream's override merge: same ``key`` replaces in place, new keys are appended."""
     out = list(base)
     index = {e.key: i for i, e in enumerate(out)}
@@ -68,27 +58,27 @@ def merge_by_key(base: list[Entry], overrides: list[Entry]) -> list[Entry]:
     return out
 
 
-def _entries(container, holder: dict, path: str, group: str) -> list[Entry]:
-    items = _get(container, group)
+def _entries(container, holder: dict, path: str, group: str) -> list[Item]:
+    items = get(container, group)
     if not isinstance(items, list):
         return []
-    return [Entry(_str(item.get("key")), item, holder, f"{path}.{group}[{i}]")
-            for i, item in enumerate(items) if isinstance(item, dict) and _str(item.get("key"))]
+    return [Item(text(item.get("key")), item, holder, f"{path}.{group}[{i}]")
+            for i, item in enumerate(items) if isinstance(item, dict) and text(item.get("key"))]
 
 
 def _containers(spec, holder: dict, path: str) -> list[tuple[str, dict, str]]:
     """(name, container, path): the single ``container``, or the legacy map in name order."""
     out = []
-    if isinstance(_get(spec, "container"), dict):
+    if isinstance(get(spec, "container"), dict):
         out.append(("", spec["container"], f"{path}.container"))
-    legacy = _get(spec, "containers")
+    legacy = get(spec, "containers")
     if isinstance(legacy, dict):
         out.extend((name, c, f"{path}.containers.{name}") for name, c in sorted(legacy.items())
                    if isinstance(c, dict))
     return out
 
 
-def merged(workload: dict, binding: dict, group: str) -> list[Entry]:
+def merged(workload: dict, binding: dict, group: str) -> list[Item]:
     """The ``env`` or ``files`` entries the binding deploys, in upstream's order.
 
     Containers of the legacy map are merged one by one with the override of
@@ -96,9 +86,9 @@ def merged(workload: dict, binding: dict, group: str) -> list[Entry]:
     replacing earlier ones like an override).
     """
     overrides = {name: (c, p) for name, c, p in
-                 _containers(_get(binding, "spec", "workloadOverrides"), binding, "spec.workloadOverrides")}
-    out: list[Entry] = []
-    for name, container, path in _containers(_get(workload, "spec"), workload, "spec"):
+                 _containers(get(binding, "spec", "workloadOverrides"), binding, "spec.workloadOverrides")}
+    out: list[Item] = []
+    for name, container, path in _containers(get(workload, "spec"), workload, "spec"):
         entries = _entries(container, workload, path, group)
         if name in overrides:
             override, override_path = overrides[name]
@@ -107,12 +97,12 @@ def merged(workload: dict, binding: dict, group: str) -> list[Entry]:
     return out
 
 
-def secret_ref(entry: Entry) -> tuple[str, str, str] | None:
+def secret_ref(entry: Item) -> tuple[str, str, str] | None:
     """(SecretReference name, key, field path) of a secret entry, or None for a plain value."""
     for form in ("secretKeyRef", "secretRef"):
-        ref = _get(entry.obj, "valueFrom", form)
+        ref = get(entry.obj, "valueFrom", form)
         if isinstance(ref, dict):
-            return _str(ref.get("name")), _str(ref.get("key")), f"{entry.path}.valueFrom.{form}"
+            return text(ref.get("name")), text(ref.get("key")), f"{entry.path}.valueFrom.{form}"
     return None
 
 
@@ -130,8 +120,8 @@ def remote(inv: Inventory, namespace: str, name: str, key: str) -> Remote | None
 def _workload(binding: dict, component: str, project: str, workloads: list[dict],
               results: krm.Results) -> dict | None:
     ns = krm.namespace(binding)
-    found = [w for w in workloads if krm.namespace(w) == ns and _str(_get(w, "spec", "owner", "componentName")) ==
-             component and _str(_get(w, "spec", "owner", "projectName")) in ("", project)]
+    found = [w for w in workloads if krm.namespace(w) == ns and text(get(w, "spec", "owner", "componentName")) ==
+             component and text(get(w, "spec", "owner", "projectName")) in ("", project)]
     if len(found) == 1:
         return found[0]
     if not found:
@@ -159,9 +149,9 @@ def _plane(binding: dict, env_name: str, inv: Inventory, results: krm.Results) -
 
 def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results: krm.Results) -> Iterator[Need]:
     ns = krm.namespace(binding)
-    component = _str(_get(binding, "spec", "owner", "componentName"))
-    project = _str(_get(binding, "spec", "owner", "projectName"))
-    env_name = _str(_get(binding, "spec", "environment"))
+    component = text(get(binding, "spec", "owner", "componentName"))
+    project = text(get(binding, "spec", "owner", "projectName"))
+    env_name = text(get(binding, "spec", "environment"))
     missing = [f for f, v in (("spec.owner.componentName", component), ("spec.owner.projectName", project),
                               ("spec.environment", env_name)) if not v]
     for path in missing:
@@ -171,7 +161,7 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
     workload = _workload(binding, component, project, workloads, results)
     if workload is None:
         return
-    secrets: list[tuple[str, Entry, tuple[str, str, str]]] = []
+    secrets: list[tuple[str, Item, tuple[str, str, str]]] = []
     for group in ("env", "files"):
         for entry in merged(workload, binding, group):
             ref = secret_ref(entry)
@@ -205,17 +195,12 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
                    labels=labels, upstream=UPSTREAM_DATA)
 
 
-def _is(obj, kind: str) -> bool:
-    return isinstance(obj, dict) and obj.get("kind") == kind and _str(obj.get("apiVersion")).startswith(
-        "openchoreo.dev/")
-
-
 def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """Needs of every ReleaseBinding, in input order."""
     live = [obj for i, obj in enumerate(items) if i not in inv.owned]
-    workloads = [obj for obj in live if _is(obj, KIND_WORKLOAD)]
+    workloads = [obj for obj in live if is_openchoreo(obj, KIND_WORKLOAD)]
     needs: list[Need] = []
     for binding in live:
-        if _is(binding, KIND_BINDING):
+        if is_openchoreo(binding, KIND_BINDING):
             needs.extend(_binding_needs(binding, workloads, inv, results))
     return needs

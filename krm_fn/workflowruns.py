@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from . import krm, models
-from .consumers import Need
+from .consumers import Need, get, is_openchoreo, text
 from .inventory import Inventory, PlaneId
 from .openchoreo_naming import git_secret_name, workflows_namespace
 from .render import UPSTREAM_WORKFLOW
@@ -33,33 +33,18 @@ _DEFAULT_CHAIN = (("ClusterWorkflowPlane", False), ("WorkflowPlane", True), ("Bu
                   ("ClusterBuildPlane", False))
 
 
-def _get(obj, *path):
-    for part in path:
-        obj = obj.get(part) if isinstance(obj, dict) else None
-    return obj
-
-
-def _str(value) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _is(obj, kind: str) -> bool:
-    return isinstance(obj, dict) and obj.get("kind") == kind and _str(obj.get("apiVersion")).startswith(
-        "openchoreo.dev/")
-
-
 def workflow_plane(owner: dict, workflows: dict[tuple[str, str, str], dict], inv: Inventory,
                    results: krm.Results) -> PlaneId | None:
     """The workflow plane a Component's or WorkflowRun's workflow runs on, as OpenChoreo picks it."""
     ns = krm.namespace(owner)
-    kind = _str(_get(owner, "spec", "workflow", "kind")) or "ClusterWorkflow"
-    name = _str(_get(owner, "spec", "workflow", "name"))
+    kind = text(get(owner, "spec", "workflow", "kind")) or "ClusterWorkflow"
+    name = text(get(owner, "spec", "workflow", "name"))
     workflow = workflows.get((kind, "" if kind == "ClusterWorkflow" else ns, name))
     if workflow is not None:
         for field in ("workflowPlaneRef", "buildPlaneRef"):
-            ref = _get(workflow, "spec", field)
-            if isinstance(ref, dict) and _str(ref.get("name")):
-                plane_kind = _str(ref.get("kind")) or "ClusterWorkflowPlane"
+            ref = get(workflow, "spec", field)
+            if isinstance(ref, dict) and text(ref.get("name")):
+                plane_kind = text(ref.get("kind")) or "ClusterWorkflowPlane"
                 plane = PlaneId(plane_kind, "" if plane_kind in models.CLUSTER_PLANE_KINDS else ns, ref["name"])
                 if plane not in inv.planes:
                     results.error(f"{kind} {name} runs on {plane}, which is not in the input", workflow,
@@ -76,7 +61,7 @@ def workflow_plane(owner: dict, workflows: dict[tuple[str, str, str], dict], inv
 
 
 def _need(obj: dict, target: str, labels: dict, workflows, inv: Inventory, results: krm.Results) -> Iterator[Need]:
-    secret = _str(_get(obj, *SECRET_REF_FIELD.split(".")))
+    secret = text(get(obj, *SECRET_REF_FIELD.split(".")))
     if not secret:
         return  # upstream skips the git secret when the parameter is empty
     plane = workflow_plane(obj, workflows, inv, results)
@@ -91,22 +76,22 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """Needs of every WorkflowRun, then of every Component without a run in the input."""
     live = [obj for i, obj in enumerate(items) if i not in inv.owned]
     workflows = {(obj["kind"], krm.namespace(obj) if obj["kind"] == "Workflow" else "", krm.name(obj)): obj
-                 for obj in live if _is(obj, "Workflow") or _is(obj, "ClusterWorkflow")}
-    runs = [obj for obj in live if _is(obj, "WorkflowRun")]
-    with_runs = {(krm.namespace(r), _str(krm.labels(r).get(COMPONENT_LABEL))) for r in runs}
+                 for obj in live if is_openchoreo(obj, "Workflow") or is_openchoreo(obj, "ClusterWorkflow")}
+    runs = [obj for obj in live if is_openchoreo(obj, "WorkflowRun")]
+    with_runs = {(krm.namespace(r), text(krm.labels(r).get(COMPONENT_LABEL))) for r in runs}
     needs: list[Need] = []
     for run in runs:
         ns, name = krm.namespace(run), krm.name(run)
         labels = {"openchoreo.dev/workflowrun": name, "openchoreo.dev/workflowrun-namespace": ns}
         needs.extend(_need(run, git_secret_name(name), labels, workflows, inv, results))
     for component in live:
-        if not _is(component, "Component"):
+        if not is_openchoreo(component, "Component"):
             continue
         ns, name = krm.namespace(component), krm.name(component)
         if (ns, name) in with_runs:
             continue
         labels = {"openchoreo.dev/namespace": ns, COMPONENT_LABEL: name}
-        project = _str(_get(component, "spec", "owner", "projectName"))
+        project = text(get(component, "spec", "owner", "projectName"))
         if project:
             labels["openchoreo.dev/project"] = project
         needs.extend(_need(component, git_secret_name(name), labels, workflows, inv, results))
