@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dataclass_field
 from typing import Callable, Iterator
 
-from . import krm
+from . import krm, names
 from .constants import (CREDENTIALS_SECRET_ANNOTATION, OPENCHOREO_NAMESPACE, TARGET_NAMESPACE_ANNOTATION)
 from .inventory import Inventory, PlaneId
 
@@ -77,6 +77,18 @@ def text(value) -> str:
 def get(obj, *path):
     """The value at ``path`` (keys and list indexes), None when any step is missing."""
     return _get(obj, *path)
+
+
+def check_labels(labels: dict[str, str], obj: dict, fields: dict[str, str], results: krm.Results) -> bool:
+    """Labels whose values come from object names must be label values; ``fields``: label -> source field."""
+    ok = True
+    for key, value in labels.items():
+        problem = names.label_value_problem(value)
+        if problem:
+            results.error(f"the ExternalSecret's label {key} (as OpenChoreo labels it) would be {value!r}, which {problem}",
+                          obj, fields.get(key, "metadata.name"))
+            ok = False
+    return ok
 
 
 def is_openchoreo(obj, kind: str) -> bool:

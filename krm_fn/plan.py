@@ -26,10 +26,10 @@ class Planned(Content):
 
     def conflict(self, whole: SecretRef | None, entries: list[Entry]) -> str | None:
         """Why ``entries`` cannot join this ExternalSecret, or None (then they are merged in)."""
-        if (whole is None) != (self.template_ref is None) or (whole is not None and whole is not self.template_ref):
-            return f"two SecretReferences: {self.source}"
+        if (whole is None) != (self.template_ref is None):
+            return f"both a whole SecretReference and single entries picked under new keys: {self.source}"
         if whole is not None:
-            return None
+            return None if whole is self.template_ref else f"two SecretReferences: {self.source}"
         have = {e.secret_key: e for e in self.entries}
         for entry in entries:
             other = have.get(entry.secret_key)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from . import krm, names
-from .consumers import Need, get, is_openchoreo, text
+from .consumers import Need, get, is_openchoreo, check_labels, text
 from .inventory import Inventory, PlaneId
 from .openchoreo_naming import Remote, dataplane_namespace, env_secrets_name, file_secret_name
 from .placement import PlacementError, environment_plane
@@ -33,6 +33,8 @@ from .render import UPSTREAM_DATA
 KIND_BINDING = "ReleaseBinding"
 KIND_WORKLOAD = "Workload"
 LABEL_PREFIX = "openchoreo.dev/"
+_LABEL_FIELDS = {LABEL_PREFIX + "namespace": "metadata.namespace", LABEL_PREFIX + "project": "spec.owner.projectName",
+                 LABEL_PREFIX + "component": "spec.owner.componentName", LABEL_PREFIX + "environment": "spec.environment"}
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
     target_ns = dataplane_namespace(ns, project, env_name)
     labels = {LABEL_PREFIX + "namespace": ns, LABEL_PREFIX + "project": project,
               LABEL_PREFIX + "component": component, LABEL_PREFIX + "environment": env_name}
+    if not check_labels(labels, binding, _LABEL_FIELDS, results):
+        return
     envs = [(e.key, remote(inv, ns, n, k)) for g, e, (n, k, _) in secrets if g == "env"]
     env_target = env_secrets_name(component, env_name, envs)
     for group, entry, (name, key, path) in secrets:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from . import krm, models
-from .consumers import Need, get, is_openchoreo, text
+from .consumers import Need, get, is_openchoreo, check_labels, text
 from .inventory import Inventory, PlaneId
 from .openchoreo_naming import git_secret_name, workflows_namespace
 from .render import UPSTREAM_WORKFLOW
@@ -64,6 +64,10 @@ def _need(obj: dict, target: str, labels: dict, workflows, inv: Inventory, resul
     secret = text(get(obj, *SECRET_REF_FIELD.split(".")))
     if not secret:
         return  # upstream skips the git secret when the parameter is empty
+    if not check_labels(labels, obj, {"openchoreo.dev/namespace": "metadata.namespace",
+                                      "openchoreo.dev/workflowrun-namespace": "metadata.namespace",
+                                      "openchoreo.dev/project": "spec.owner.projectName"}, results):
+        return
     plane = workflow_plane(obj, workflows, inv, results)
     if plane is None:
         return

@@ -217,15 +217,21 @@ EXAMPLE_NAMES = [
 ]
 
 
-@pytest.mark.parametrize("config", [None, "fn-config/compatibility-upstream.yaml"])
-def test_example_renders(config: str | None) -> None:
+def _render(*args: str) -> list[dict]:
     from conftest import ROOT, run_process
 
-    args = ["render", str(ROOT / "examples" / "openchoreo")]
-    if config:
-        args[1:1] = ["--config", str(ROOT / config)]
-    proc = run_process(args)
+    proc = run_process(["render", *args, str(ROOT / "examples" / "openchoreo")], cwd=ROOT)
     assert proc.returncode == 0, proc.stderr.decode()
-    generated = [d for d in yaml.safe_load_all(proc.stdout) if d and d["kind"] == "ExternalSecret"]
+    return [d for d in yaml.safe_load_all(proc.stdout) if d and d["kind"] == "ExternalSecret"]
+
+
+@pytest.mark.parametrize("config", [None, "fn-config/compatibility-upstream.yaml"])
+def test_example_renders(config: str | None) -> None:
+    generated = _render("--config", config) if config else _render()
     assert [d["metadata"]["name"] for d in generated] == EXAMPLE_NAMES
     assert {d["spec"]["refreshInterval"] for d in generated} == ({"15s"} if config else {"1h0m0s", "15m0s"})
+
+
+def test_example_one_plane() -> None:
+    """What the README's --plane command prints: only the data plane's ExternalSecrets."""
+    assert [d["metadata"]["name"] for d in _render("--plane", "ClusterDataPlane/default")] == EXAMPLE_NAMES[:4]
