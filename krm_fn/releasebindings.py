@@ -171,7 +171,7 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
                 continue
             name, key, path = ref
             if not name or not key:
-                results.error(f"{path} needs both name and key", entry.holder, path)
+                results.error("a secret reference needs both name and key", entry.holder, path)
                 continue
             problem = names.secret_key_problem(entry.key)
             if problem:
