@@ -235,3 +235,24 @@ def test_example_renders(config: str | None) -> None:
 def test_example_one_plane() -> None:
     """What the README's --plane command prints: only the data plane's ExternalSecrets."""
     assert [d["metadata"]["name"] for d in _render("--plane", "ClusterDataPlane/default")] == EXAMPLE_NAMES[:4]
+
+
+def test_all_current_samples_in_one_package(shared_dir) -> None:
+    """Every v1.x sample together (component types, traits, workflows, resource types, stores, planes):
+    only the Workloads' secret references produce ExternalSecrets, and nothing is an error.
+    Left out: older releases' samples (v0.*), the fixture, the config sample without a namespace and the
+    e2e planes that redefine ClusterDataPlane default."""
+    skip = ("config__samples__openchoreo_v1alpha1_environment.yaml", "test__e2e__k3d__multi-cluster__dataplane.yaml")
+    items = [doc for path in sorted((shared_dir / SAMPLES).glob("*.yaml"))
+             if not path.name.startswith(("v0.", "internal__")) and path.name not in skip
+             for doc in _docs(shared_dir, path.name)]
+    items.append(_binding("greeter-service-development", "greeter-service", "development"))
+    got = sorted(_summary(es) for es in _run(items, "upstream"))
+    assert got == sorted([
+        (DP_DEV, env_secrets_name("greeter-service", "development", [("GITHUB_TOKEN", Remote("github-pat"))]),
+         "default", "ClusterSecretStore", [("GITHUB_TOKEN", "github-pat", None)]),
+        (DP_DEV, env_secrets_name("demo-app", "development", [("DATABASE_PASSWORD", Remote("password", "value"))]),
+         "default", "ClusterSecretStore", [("DATABASE_PASSWORD", "password", "value")]),
+        (DP_DEV, file_secret_name("demo-app", "development", "gitPAT", Remote("github-pat", "value")),
+         "default", "ClusterSecretStore", [("gitPAT", "github-pat", "value")]),
+    ])
