@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 from . import krm, names
 from .constants import (CREDENTIALS_SECRET_ANNOTATION, OPENCHOREO_NAMESPACE, TARGET_NAMESPACE_ANNOTATION)
 from .inventory import Inventory, PlaneId
+from .models import GROUP
 
 
 @dataclass(frozen=True)
@@ -85,14 +86,15 @@ def check_labels(labels: dict[str, str], obj: dict, fields: dict[str, str], resu
     for key, value in labels.items():
         problem = names.label_value_problem(value)
         if problem:
-            results.error(f"the ExternalSecret's label {key} (as OpenChoreo labels it) would be {value!r}, which {problem}",
-                          obj, fields.get(key, "metadata.name"))
+            results.error(f"the ExternalSecret's label {key} (as OpenChoreo labels it) would be {value!r}, "
+                          f"which {problem}", obj, fields.get(key, "metadata.name"))
             ok = False
     return ok
 
 
 def is_openchoreo(obj, kind: str) -> bool:
-    return isinstance(obj, dict) and obj.get("kind") == kind and krm.group(text(obj.get("apiVersion"))) == "openchoreo.dev"
+    """``obj`` is an OpenChoreo object (openchoreo.dev, any version) of ``kind``."""
+    return isinstance(obj, dict) and obj.get("kind") == kind and krm.group(text(obj.get("apiVersion"))) == GROUP
 
 
 # --- pod specs ---------------------------------------------------------------------

@@ -33,8 +33,9 @@ from .render import UPSTREAM_DATA
 KIND_BINDING = "ReleaseBinding"
 KIND_WORKLOAD = "Workload"
 LABEL_PREFIX = "openchoreo.dev/"
-_LABEL_FIELDS = {LABEL_PREFIX + "namespace": "metadata.namespace", LABEL_PREFIX + "project": "spec.owner.projectName",
-                 LABEL_PREFIX + "component": "spec.owner.componentName", LABEL_PREFIX + "environment": "spec.environment"}
+_LABEL_FIELDS = {  # label -> the ReleaseBinding field its value comes from
+    LABEL_PREFIX + "namespace": "metadata.namespace", LABEL_PREFIX + "project": "spec.owner.projectName",
+    LABEL_PREFIX + "component": "spec.owner.componentName", LABEL_PREFIX + "environment": "spec.environment"}
 
 
 @dataclass(frozen=True)
