@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,22 @@ def run_process(args: list[str], stdin: bytes = b"", cwd: Path | None = None,
 def shared_dir() -> Path:
     need(SHARED.is_dir(), f"{SHARED} (the shared reference folder) is not beside the checkout")
     return SHARED
+
+
+# The directory holding the installed ``secretref-fn`` command (the virtual environment's bin).
+BIN = Path(sys.executable).parent
+
+
+def tool_env(**extra: str) -> dict:
+    """The environment for orchestrators (kpt, kubectl) that must find ``secretref-fn`` on PATH."""
+    need((BIN / "secretref-fn").is_file(), f"secretref-fn is not installed next to {sys.executable}")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.update(extra)
+    return env
+
+
+def need_tool(name: str) -> str:
+    """The path of an orchestrator's binary; skips (fails in CI) when it is not installed."""
+    path = shutil.which(name)
+    need(path is not None, f"{name} is not on PATH; install it to run these tests")
+    return path
