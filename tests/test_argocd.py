@@ -1,0 +1,212 @@
+"""argocd/plugin.yaml run the way Argo CD's cmp-server runs it, and the sidecar component built by kustomize.
+
+The cmp-server runs ``discover.find.command`` and ``generate`` with the
+working directory at the Application's source path, and an environment of
+the sidecar's own variables, ``ARGOCD_APP_*``, the plugin env prefixed
+``ARGOCD_ENV_``, the parameters as JSON in ``ARGOCD_APP_PARAMETERS`` and one
+``PARAM_<NAME>`` each. :func:`_cmp_env` builds exactly that.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import BIN, ROOT, need_tool
+
+PLUGIN = yaml.safe_load((ROOT / "argocd" / "plugin.yaml").read_text())
+APPLICATION = yaml.safe_load((ROOT / "examples" / "argocd" / "application.yaml").read_text())
+EXPECTED = ROOT / "tests" / "argocd"
+
+
+def _param_vars(params: list[dict]) -> dict[str, str]:
+    """Argo CD's PARAM_* variables: upper-cased names, [^A-Z0-9_] -> _, arrays _<i>, maps _<KEY>."""
+    def name(*parts: str) -> str:
+        return re.sub(r"[^A-Z0-9_]", "_", "_".join(("PARAM", *parts)).upper())
+
+    out = {}
+    for p in params:
+        if "string" in p:
+            out[name(p["name"])] = p["string"]
+        for i, value in enumerate(p.get("array", [])):
+            out[name(p["name"], str(i))] = value
+        for key, value in p.get("map", {}).items():
+            out[name(p["name"], key)] = value
+    return out
+
+
+def _cmp_env(source_path: str, params: list[dict] | None = None, plugin_env: dict | None = None) -> dict[str, str]:
+    env = {
+        # the sidecar's own environment: the image's PATH, no HOME assumptions
+        "PATH": f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
+        "ARGOCD_APP_NAME": "acme-secrets-production", "ARGOCD_APP_NAMESPACE": "acme",
+        "ARGOCD_APP_PROJECT_NAME": "default", "ARGOCD_APP_REVISION": "0" * 40,
+        "ARGOCD_APP_REVISION_SHORT": "0" * 7, "ARGOCD_APP_REVISION_SHORT_8": "0" * 8,
+        "ARGOCD_APP_SOURCE_PATH": source_path, "ARGOCD_APP_SOURCE_REPO_URL": "https://github.com/acme/platform.git",
+        "ARGOCD_APP_SOURCE_TARGET_REVISION": "main", "KUBE_VERSION": "1.32.4", "KUBE_API_VERSIONS": "v1,apps/v1",
+    }
+    env.update({f"ARGOCD_ENV_{k}": v for k, v in (plugin_env or {}).items()})
+    if params:
+        env["ARGOCD_APP_PARAMETERS"] = json.dumps(params)
+        env.update(_param_vars(params))
+    return env
+
+
+def _run(command: dict, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([*command["command"], *command.get("args", [])], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A checkout of the application repository (the examples), as the repo-server has it."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    return tmp_path
+
+
+def _generate(repo: Path, source_path: str, params=None, plugin_env=None) -> subprocess.CompletedProcess:
+    return _run(PLUGIN["spec"]["generate"], repo / source_path, _cmp_env(source_path, params, plugin_env))
+
+
+def _plane(value: str) -> list[dict]:
+    return [{"name": "plane", "string": value}]
+
+
+def test_the_example_application_uses_this_plugin() -> None:
+    plugin = APPLICATION["spec"]["source"]["plugin"]
+    assert plugin["name"] == PLUGIN["metadata"]["name"]
+    announced = {p["name"] for p in PLUGIN["spec"]["parameters"]["static"]}
+    assert {p["name"] for p in plugin["parameters"]} <= announced
+
+
+def test_generate_prints_the_planes_external_secrets_as_a_plain_stream(repo: Path) -> None:
+    source = APPLICATION["spec"]["source"]
+    proc = _generate(repo, source["path"], source["plugin"]["parameters"])
+    assert proc.returncode == 0, proc.stderr
+    expected = EXPECTED / "generate-production.yaml"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        expected.write_text(proc.stdout)
+    assert proc.stdout == expected.read_text()
+    objects = list(yaml.safe_load_all(proc.stdout))
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        ("ExternalSecret", "orders-db"), ("ExternalSecret", "reports-smtp")]
+    for obj in objects:
+        assert "items" not in obj
+        annotations = obj["metadata"]["annotations"]
+        assert annotations["secretref-fn.openchoreo.dev/plane"] == "DataPlane/acme/production"
+        assert not [k for k in annotations if k.startswith(("internal.config.kubernetes.io/", "config.kubernetes.io/",
+                                                            "config.k8s.io/"))]
+
+
+def test_plane_from_plugin_env_and_parameter_wins(repo: Path) -> None:
+    by_env = _generate(repo, "examples/kpt", plugin_env={"PLANE": "DataPlane/acme/staging"})
+    assert by_env.returncode == 0, by_env.stderr
+    assert [o["metadata"]["annotations"]["secretref-fn.openchoreo.dev/plane"]
+            for o in yaml.safe_load_all(by_env.stdout)] == ["DataPlane/acme/staging"]
+    both = _generate(repo, "examples/kpt", _plane("BuildPlane/acme/ci"), {"PLANE": "DataPlane/acme/staging"})
+    assert [o["metadata"]["name"] for o in yaml.safe_load_all(both.stdout)] == ["orders-api-git-secret"]
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    (None, "error: set the plugin parameter 'plane'"),
+    (_plane("DataPlane/acme/nope"), "error: SecretFanout secretref-fn spec.planes: planes: DataPlane/acme/nope is "
+                                    "not in the input"),
+    (_plane("$(touch pwned)"), "Invalid value for --plane: expected 'Kind/name' or 'Kind/namespace/name'"),
+])
+def test_generate_errors_exit_non_zero_with_stderr_and_no_stdout(repo: Path, params, message: str) -> None:
+    proc = _generate(repo, "examples/kpt", params)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert message in proc.stderr
+    assert not list(repo.rglob("pwned")), "parameters are data, never shell code"
+
+
+def test_a_render_error_fails_generation(repo: Path) -> None:
+    orders = repo / "examples" / "kpt" / "workloads" / "orders.yaml"
+    orders.write_text(orders.read_text().replace("key: password", "key: pasword", 1))
+    proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert ('error: Deployment acme/orders spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key: key '
+            '"pasword" not found in SecretReference "orders-db"; available keys: [password] (in workloads/orders.yaml)'
+            ) in proc.stderr
+
+
+def test_empty_output_is_refused_unless_allowed(repo: Path) -> None:
+    (repo / "examples" / "kpt" / "workloads" / "build.yaml").unlink()  # the build plane's only consumer
+    refused = _generate(repo, "examples/kpt", _plane("BuildPlane/acme/ci"))
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "refusing to print an empty manifest set" in refused.stderr
+    allowed = _generate(repo, "examples/kpt", [*_plane("BuildPlane/acme/ci"), {"name": "allow-empty", "string": "true"}])
+    assert allowed.returncode == 0 and allowed.stdout == "", allowed.stderr
+
+
+@pytest.mark.parametrize(("path", "matches"), [
+    ("examples/kpt", True), ("examples/kustomize/platform", True), ("examples/quickstart", True),
+    ("examples/kustomize/production", False), ("examples/argocd", False),
+])
+def test_discover_matches_folders_holding_secret_references(repo: Path, path: str, matches: bool) -> None:
+    proc = _run(PLUGIN["spec"]["discover"]["find"], repo / path, _cmp_env(path))
+    # cmp-server: a match is exit 0 with output on stdout
+    assert (proc.returncode == 0 and proc.stdout.strip() != "") == matches, proc
+
+
+@pytest.mark.parametrize(("text", "matches"), [
+    ("- kind: SecretReference\r\n", True),
+    ('{"kind": "SecretReference", "metadata": {"name": "db"}}', True),
+    ("kind: SecretReference # pointer into Vault", True),
+    ("kind: SecretReferenceList", False),
+    ("kind: SecretReference|DataPlane  # a kustomize patch target", False),
+])
+def test_discover_pattern(tmp_path: Path, text: str, matches: bool) -> None:
+    (tmp_path / "x.yaml").write_text(text)
+    assert (_run(PLUGIN["spec"]["discover"]["find"], tmp_path, _cmp_env(".")).stdout != "") == matches
+
+
+def test_discover_ignores_hidden_folders(repo: Path) -> None:
+    app = repo / "app"
+    (app / ".git").mkdir(parents=True)
+    shutil.copy(repo / "examples" / "kpt" / "platform" / "secretreferences.yaml", app / ".git" / "x.yaml")
+    assert _run(PLUGIN["spec"]["discover"]["find"], app, _cmp_env("app")).stdout == ""
+
+
+def test_sidecar_component_adds_the_cmp_container(tmp_path: Path) -> None:
+    need_tool("kubectl")
+    shutil.copytree(ROOT / "argocd", tmp_path / "secretref-fn")
+    install = tmp_path / "argocd-install"
+    install.mkdir()
+    (install / "repo-server.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "argocd-repo-server"},
+        "spec": {"template": {"spec": {
+            "containers": [{"name": "argocd-repo-server", "image": "quay.io/argoproj/argocd:v2.14.0"}],
+            "volumes": [{"name": "var-files", "emptyDir": {}}, {"name": "plugins", "emptyDir": {}}]}}}}))
+    (install / "kustomization.yaml").write_text(
+        "resources: [repo-server.yaml]\ncomponents: [../secretref-fn]\n")
+    proc = subprocess.run(["kubectl", "kustomize", str(install)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    objects = {o["kind"]: o for o in yaml.safe_load_all(proc.stdout)}
+    assert objects["ConfigMap"]["metadata"]["name"] == "secretref-fn-cmp"
+    assert objects["ConfigMap"]["data"]["plugin.yaml"] == (ROOT / "argocd" / "plugin.yaml").read_text()
+    pod = objects["Deployment"]["spec"]["template"]["spec"]
+    sidecar = next(c for c in pod["containers"] if c["name"] == "secretref-fn")
+    assert sidecar["command"] == ["/var/run/argocd/argocd-cmp-server"]
+    assert sidecar["securityContext"]["runAsUser"] == 999 and sidecar["securityContext"]["runAsNonRoot"] is True
+    mounts = {m["mountPath"]: m for m in sidecar["volumeMounts"]}
+    assert mounts["/home/argocd/cmp-server/config/plugin.yaml"] == {
+        "mountPath": "/home/argocd/cmp-server/config/plugin.yaml", "subPath": "plugin.yaml", "name": "secretref-fn-cmp"}
+    assert {"/var/run/argocd", "/home/argocd/cmp-server/plugins", "/tmp"} <= set(mounts)
+    volumes = {v["name"] for v in pod["volumes"]}
+    assert {m["name"] for m in sidecar["volumeMounts"]} <= volumes
+
+
+def test_plugin_yaml_uses_only_sidecar_fields() -> None:
+    assert PLUGIN["apiVersion"] == "argoproj.io/v1alpha1" and PLUGIN["kind"] == "ConfigManagementPlugin"
+    assert set(PLUGIN["spec"]) <= {"version", "init", "generate", "discover", "parameters", "preserveFileMode",
+                                   "provideGitCreds"}
+    static_fields = {"name", "title", "tooltip", "required", "itemType", "collectionType", "string", "array", "map"}
+    for param in PLUGIN["spec"]["parameters"]["static"]:
+        assert set(param) <= static_fields, param
