@@ -7,6 +7,7 @@ and ``--results-dir`` must equal ``.expected/results.yaml``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -120,3 +121,19 @@ def test_example_kptfile_runs_the_installed_command() -> None:
     assert mutator == {"name": "secretref-fn", "exec": "secretref-fn", "configPath": "secretfanout.yaml"}
     config = yaml.safe_load((ROOT / "examples" / "kpt" / "secretfanout.yaml").read_text())
     assert config["kind"] == "SecretFanout"
+
+
+def test_readme_kpt_commands_run(tmp_path: Path) -> None:
+    """The README's kpt commands, pasted (after the install), work on a copy of the example."""
+    need_tool("kpt")
+    section = (ROOT / "README.md").read_text().split("\n## kpt\n", 1)[1].split("\n## ", 1)[0]
+    commands = [c.replace("pip install . && ", "").replace("/tmp/acme", str(tmp_path / "acme"))
+                for c in re.findall(r"```sh\n(.+?)\n```", section, re.S)]
+    assert len(commands) == 2
+    for command in commands:
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=ROOT, env=tool_env(),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, command + proc.stdout + proc.stderr
+    assert sorted(p.name for p in (tmp_path / "acme").rglob("externalsecret_*.yaml")) == [
+        "externalsecret_orders-api-git-secret.yaml", "externalsecret_orders-db.yaml",
+        "externalsecret_orders-db.yaml", "externalsecret_reports-smtp.yaml"]
