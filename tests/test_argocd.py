@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, need_tool
+from conftest import BIN, ROOT, need_tool, tool_env
 
 PLUGIN = yaml.safe_load((ROOT / "argocd" / "plugin.yaml").read_text())
 APPLICATION = yaml.safe_load((ROOT / "examples" / "argocd" / "application.yaml").read_text())
@@ -102,6 +102,18 @@ def test_generate_prints_the_planes_external_secrets_as_a_plain_stream(repo: Pat
         assert annotations["secretref-fn.openchoreo.dev/plane"] == "DataPlane/acme/production"
         assert not [k for k in annotations if k.startswith(("internal.config.kubernetes.io/", "config.kubernetes.io/",
                                                             "config.k8s.io/"))]
+
+
+def test_generate_on_a_package_kpt_has_rendered_gives_the_same(repo: Path) -> None:
+    """The kpt package with its planes/ files committed: they are ours, so they are regenerated, not doubled."""
+    need_tool("kpt")
+    package = repo / "examples" / "kpt"
+    subprocess.run(["kpt", "fn", "render", "--allow-exec", str(package)], env=tool_env(), check=True,
+                   capture_output=True, timeout=120)
+    assert list(package.glob("planes/*/*/*/*.yaml"))
+    proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (EXPECTED / "generate-production.yaml").read_text()
 
 
 def test_plane_from_plugin_env_and_parameter_wins(repo: Path) -> None:

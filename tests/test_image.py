@@ -65,7 +65,8 @@ def dockerignore_excludes(relative: str, patterns: list[str]) -> bool:
     for pattern in patterns:
         negate = pattern.startswith("!")
         body = pattern[1:] if negate else pattern
-        regex = re.escape(body.strip("/")).replace(r"\*\*/", "(.*/)?").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        regex = (re.escape(body.strip("/")).replace(r"\*\*/", "(.*/)?").replace(r"\*", "[^/]*")
+                 .replace(r"\?", "[^/]").replace(r"\[", "[").replace(r"\]", "]"))
         if any(re.fullmatch(regex, p) for p in prefixes):
             excluded = not negate
     return excluded
@@ -173,25 +174,27 @@ def image() -> Replay:
     python_bin = top / "python-bin"
     python_bin.mkdir()
     (python_bin / "python").symlink_to(DEBIAN_PYTHON)
-    replay = Replay(top / "root", build_context(top / "context"), python_bin)
-    replay.root.mkdir()
-    text = DOCKERFILE.read_text()
-    for word, rest in instructions(text)[:[w for w, _ in instructions(text)].index("FROM")]:
-        replay.do_arg(rest)  # global ARGs (before the first FROM)
-    build, final = stages(text)
-    replay.stage(build)
-    replay.stage(final)
-    shutil.copytree(ROOT / "examples" / "kpt", top / "package")
-    for path in [top, *top.rglob("*")]:  # the install read-only, everything readable
-        if not path.is_symlink():
-            mode = path.stat().st_mode
-            path.chmod((mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH) & ~0o222
-                       | (0o111 if path.is_dir() else 0))
-    yield replay
-    for path in [top, *top.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    shutil.rmtree(top)
+    try:
+        replay = Replay(top / "root", build_context(top / "context"), python_bin)
+        replay.root.mkdir()
+        text = DOCKERFILE.read_text()
+        for word, rest in instructions(text)[:[w for w, _ in instructions(text)].index("FROM")]:
+            replay.do_arg(rest)  # global ARGs (before the first FROM)
+        build, final = stages(text)
+        replay.stage(build)
+        replay.stage(final)
+        shutil.copytree(ROOT / "examples" / "kpt", top / "package")
+        for path in [top, *top.rglob("*")]:  # the install read-only, everything readable
+            if not path.is_symlink():
+                mode = path.stat().st_mode
+                path.chmod((mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH) & ~0o222
+                           | (0o111 if path.is_dir() else 0))
+        yield replay
+    finally:
+        for path in [top, *top.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | stat.S_IWUSR)
+        shutil.rmtree(top)
 
 
 def _listing(root: Path) -> list[str]:
@@ -222,6 +225,15 @@ def test_dockerfile_shape() -> None:
     user = dict(final)["USER"].split(":")[0]
     assert user not in ("root", "0") and user.isdigit(), "numeric non-root user (runAsNonRoot can verify it)"
     assert args["VERSION"] == __version__
+
+
+@pytest.mark.parametrize(("path", "excluded"), [
+    ("krm_fn/cli.py", False), ("krm_fn/__pycache__/cli.cpython-311.pyc", True), ("krm_fn/x.pyc", True),
+    ("README.md", False), (".venv/bin/python", True), ("tests/test_kpt.py", True), ("Dockerfile", True),
+])
+def test_dockerignore_rules(path: str, excluded: bool) -> None:
+    patterns = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and line[0] != "#"]
+    assert dockerignore_excludes(path, patterns) == excluded
 
 
 def test_dockerignore_sends_only_the_package(tmp_path: Path) -> None:
