@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from . import krm, models, names
 from .config import FunctionConfig
-from .constants import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from .constants import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
 
 ESO_GROUP = "external-secrets.io"
 
@@ -206,13 +206,25 @@ def _check_plaintext_secret(obj: dict, config: FunctionConfig, results: krm.Resu
             obj, carried[0], severity=config.plaintextSecrets)
 
 
+def selected_planes(config: FunctionConfig) -> set[PlaneId] | None:
+    """The planes a run is limited to (config ``planes``), or None for all."""
+    if not config.planes:
+        return None
+    return {p for p in (PlaneId.parse(s, "") for s in config.planes) if p is not None}
+
+
 def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventory:
     inv = Inventory()
+    selected = selected_planes(config)
     for index, obj in enumerate(items):
         if not isinstance(obj, dict):
             continue
         if krm.labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
-            inv.owned.add(index)
+            plane = PlaneId.parse(str(krm.annotations(obj).get(PLANE_ANNOTATION, "")), "")
+            if selected is None or plane is None or plane in selected:
+                inv.owned.add(index)
+            # else: another plane's object, outside this run's `planes`: it passes through untouched
+            # (dropping it would make kpt delete that plane's files).
             continue
         kind = obj.get("kind")
         api = obj.get("apiVersion")

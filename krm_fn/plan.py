@@ -15,7 +15,7 @@ from . import krm, names, render
 from .config import FunctionConfig
 from .constants import TARGET_NAMESPACE_ANNOTATION
 from .consumers import Need
-from .inventory import Inventory, PlaneId, SecretRef
+from .inventory import Inventory, PlaneId, SecretRef, selected_planes
 from .placement import PlacementError, planes_for
 from .render import Content, Entry, Target
 
@@ -84,15 +84,9 @@ def _names_ok(need: Need, results: krm.Results) -> bool:
     return True
 
 
-def _selected(config: FunctionConfig) -> set[PlaneId] | None:
-    if not config.planes:
-        return None
-    return {p for p in (PlaneId.parse(s, "") for s in config.planes) if p is not None}
-
-
 def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: krm.Results,
           function_config: dict | None) -> list[Planned]:
-    selected = _selected(config)
+    selected = selected_planes(config)
     if selected is not None:
         prefix = None
         if function_config is not None:
