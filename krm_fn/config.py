@@ -37,6 +37,9 @@ class FunctionConfig(BaseModel):
         "templates write (refreshInterval 15s, no template, no version)."))
     output: Literal["all", "generated"] = Field(
         "all", description="'all': inputs pass through plus generated objects; 'generated': only generated objects.")
+    mode: Literal["render", "validate"] = Field(
+        "render", description="'render': generate ExternalSecrets; 'validate': change nothing, only report every "
+                              "problem plus lint warnings (for a kpt validators: entry).")
 
     @field_validator("defaultRefreshInterval")
     @classmethod

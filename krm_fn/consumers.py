@@ -191,22 +191,31 @@ def _argo_refs(spec, path: str) -> Iterator[Ref]:
         yield from _volume_refs(template.get("volumes"), tpath)
 
 
-def _workload_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
+def _workload_refs(obj: dict) -> tuple[str, Iterator[Ref]] | None:
+    """(plane family, every Secret name the workload reads), or None for other kinds."""
     api, kind = obj.get("apiVersion"), obj.get("kind")
     if (api, kind) in _POD_SPEC_PATHS:
         path = _POD_SPEC_PATHS[(api, kind)]
-        refs = pod_spec_refs(_get(obj, *path), ".".join(path))
-        family = "data"
-    elif kind in _ARGO_KINDS and api == "argoproj.io/v1alpha1":
+        return "data", pod_spec_refs(_get(obj, *path), ".".join(path))
+    if kind in _ARGO_KINDS and api == "argoproj.io/v1alpha1":
         path = _ARGO_KINDS[kind]
-        refs = _argo_refs(_get(obj, *path), ".".join(path))
-        family = "build"
-    else:
+        return "build", _argo_refs(_get(obj, *path), ".".join(path))
+    return None
+
+
+def _is_secret_ref(inv: Inventory, home: str, name: str) -> bool:
+    return (home, name) in inv.secret_refs or (home, name) in inv.invalid_secret_refs
+
+
+def _workload_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
+    found = _workload_refs(obj)
+    if found is None:
         return
+    family, refs = found
     home = home_namespace(obj)
     ns = krm.namespace(obj) or home
     for name, field, key, key_field in refs:
-        if (home, name) in inv.secret_refs or (home, name) in inv.invalid_secret_refs:
+        if _is_secret_ref(inv, home, name):
             yield Need(obj, field, name, home, family, ns, name, key, key_field)
 
 
@@ -230,14 +239,19 @@ def _build_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
                    _target_namespace(obj), build_secret_name(krm.name(obj)))
 
 
+def _service_class_refs(obj: dict) -> Iterator[Ref]:
+    """The image pull secrets a ServiceClass's deployment template names."""
+    path = ("spec", "deploymentTemplate", "template", "spec")
+    spec = _get(obj, *path)
+    if isinstance(spec, dict):
+        yield from _pull_secret_refs(spec, ".".join(path))
+
+
 def _service_class_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
     home = home_namespace(obj)
-    pulls = _get(obj, "spec", "deploymentTemplate", "template", "spec", "imagePullSecrets")
-    for i, pull in enumerate(_list(pulls)):
-        name = _str(_get(pull, "name"))
-        if name and ((home, name) in inv.secret_refs or (home, name) in inv.invalid_secret_refs):
-            yield Need(obj, f"spec.deploymentTemplate.template.spec.imagePullSecrets[{i}].name", name, home,
-                       "data", _target_namespace(obj), name, fan_out=True)
+    for name, field, _, _ in _service_class_refs(obj):
+        if _is_secret_ref(inv, home, name):
+            yield Need(obj, field, name, home, "data", _target_namespace(obj), name, fan_out=True)
 
 
 def _target_plane_needs(inv: Inventory) -> Iterator[Need]:
@@ -255,15 +269,20 @@ _OPENCHOREO_FINDERS: dict[str, Callable[[dict, Inventory], Iterator[Need]]] = {
 }
 
 
+def _inputs(items: list, inv: Inventory) -> Iterator[dict]:
+    """The input objects that can consume secrets (not the ones we generated)."""
+    for index, obj in enumerate(items):
+        if isinstance(obj, dict) and index not in inv.owned:
+            yield obj
+
+
 def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """All needs, in input order (then OpenChoreo ReleaseBindings, Components and WorkflowRuns, then
     targetPlane needs).  Consumers that cannot be resolved at all are reported in ``results``."""
     from . import releasebindings, workflowruns  # they build on Need
 
     needs: list[Need] = []
-    for index, obj in enumerate(items):
-        if not isinstance(obj, dict) or index in inv.owned:
-            continue
+    for obj in _inputs(items, inv):
         api = obj.get("apiVersion")
         finder = _OPENCHOREO_FINDERS.get(obj.get("kind")) if isinstance(api, str) and \
             krm.group(api) == "openchoreo.dev" else None
@@ -272,6 +291,37 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     needs.extend(workflowruns.find(items, inv, results))
     needs.extend(_target_plane_needs(inv))
     return needs
+
+
+@dataclass(frozen=True)
+class SecretName:
+    """A Secret name a workload or ServiceClass reads, whether or not it is a SecretReference."""
+
+    consumer: dict
+    field: str
+    name: str
+    home_namespace: str
+    namespace: str  # where the consumer reads the Secret
+
+
+def secret_names(items: list, inv: Inventory) -> Iterator[SecretName]:
+    """Every Secret name Kubernetes/Argo workloads and ServiceClasses read, in input order (for lint).
+
+    Build credentials are not listed: a Build always names a SecretReference,
+    so :func:`find` already turns every one into a need.
+    """
+    for obj in _inputs(items, inv):
+        home = home_namespace(obj)
+        if is_openchoreo(obj, "ServiceClass"):
+            refs: Iterator[Ref] = _service_class_refs(obj)
+            namespace = _target_namespace(obj)
+        else:
+            found = _workload_refs(obj)
+            refs = found[1] if found is not None else iter(())
+            namespace = krm.namespace(obj) or home
+        # A volume with several items repeats its name on one field: once is enough.
+        for name, field in dict.fromkeys((name, field) for name, field, _, _ in refs):
+            yield SecretName(obj, field, name, home, namespace)
 
 
 def consumer_annotations(needs: list[Need]) -> dict[int, dict[str, str]]:

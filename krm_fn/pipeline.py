@@ -5,13 +5,18 @@ read -> type (inventory) -> find consumers -> place on planes (plan)
 
 :func:`analyze` runs every step and keeps the intermediate data (for
 ``explain`` and ``lint``); :func:`run` is the KRM function itself.
+
+With ``mode: validate`` the items pass through unchanged (nothing is
+generated, pruned or annotated) and the results gain the lint warnings of
+:mod:`krm_fn.lint`: what a kpt ``validators:`` entry and ``secretref-fn lint``
+report.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from . import config as fnconfig
-from . import consumers, inventory, krm, plan, reconcile, render
+from . import consumers, inventory, krm, lint, plan, reconcile, render
 
 
 @dataclass
@@ -57,7 +62,11 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     kept = {id(o) for o in generated}
     kept_planned = [p for p, o in rendered if id(o) in kept]
     annotate = consumers.consumer_annotations([n for p in kept_planned for n in p.needs])
-    out = reconcile.merge(items, inv, generated, annotate, config)
+    if config.mode == "validate":
+        lint.check(items, inv, needs, kept_planned, results)
+        out = list(items)
+    else:
+        out = reconcile.merge(items, inv, generated, annotate, config)
     if config.externalSecretAPIVersion.endswith("v1beta1"):
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
                         "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)

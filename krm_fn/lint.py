@@ -1,0 +1,56 @@
+"""Step 4b (validate mode, ``lint``, ``explain``): warnings beyond the errors of a render.
+
+Two things a render does not complain about, but a reviewer wants to know:
+
+* a SecretReference nothing uses (no consumer, no ``spec.targetPlane``):
+  nothing is generated from it;
+* a workload or ServiceClass reading a Secret whose name is no
+  SecretReference in a namespace that has SecretReferences: likely a typo,
+  reported with the nearest SecretReference name.  Names that an
+  ExternalSecret creates in the consumer's namespace (ours or a user's) are
+  fine.
+"""
+from __future__ import annotations
+
+import difflib
+
+from . import krm
+from .consumers import Need, secret_names
+from .inventory import Inventory
+from .plan import Planned
+
+
+def used_secret_refs(needs: list[Need]) -> set[tuple[str, str]]:
+    """(namespace, name) of every SecretReference some consumer (or its targetPlane) asks for."""
+    return {(n.home_namespace, n.secret_name) for n in needs}
+
+
+def unused_secret_refs(inv: Inventory, needs: list[Need]) -> list[tuple[str, str]]:
+    used = used_secret_refs(needs)
+    return sorted(key for key in inv.secret_refs if key not in used)
+
+
+def suggestion(name: str, candidates: list[str]) -> str | None:
+    """The candidate closest to ``name`` (difflib), if any is close enough."""
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def check(items: list, inv: Inventory, needs: list[Need], planned: list[Planned], results: krm.Results) -> None:
+    for key in unused_secret_refs(inv, needs):
+        ref = inv.secret_refs[key]
+        results.warning(f"SecretReference {ref.source} is not used: no consumer reads it and it has no "
+                        "spec.targetPlane, so no ExternalSecret is generated from it", ref.obj, "metadata.name")
+    by_namespace: dict[str, list[str]] = {}
+    for ns, name in list(inv.secret_refs) + sorted(inv.invalid_secret_refs):
+        by_namespace.setdefault(ns, []).append(name)
+    created = {(p.target.namespace, p.target.name) for p in planned} | set(inv.user_external_secrets)
+    for ref in secret_names(items, inv):
+        known = by_namespace.get(ref.home_namespace)
+        if not known or ref.name in known or (ref.namespace, ref.name) in created:
+            continue
+        nearest = suggestion(ref.name, known)
+        hint = f'; did you mean "{nearest}"?' if nearest else \
+            "; it must already exist in the plane, nothing here creates it"
+        results.warning(f'secret "{ref.name}" is not a SecretReference in namespace "{ref.home_namespace}"{hint}',
+                        ref.consumer, ref.field)
