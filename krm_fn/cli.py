@@ -28,7 +28,8 @@ transformer, or directly:
   secretref-fn < resource-list.yaml
 
 `secretref-fn render PATH...` runs the same pipeline over plain YAML files
-and prints the manifests to apply.
+and prints the manifests to apply; `explain PATH...` shows the fan-out,
+`lint PATH...` reports problems, `schema` writes JSON Schemas for editors.
 """
 
 
@@ -100,19 +101,25 @@ def render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -
     _guard(lambda: _render(paths, plane, config_path))
 
 
+def _read(paths: tuple[str, ...], config_path: str | None) -> krm.ResourceList:
+    """The ResourceList that plain files stand for; raises sources.SourceError."""
+    items = sources.read_paths(paths)
+    config = sources.read_config(config_path) if config_path else sources.find_config(items)
+    return krm.ResourceList(items, config)
+
+
 def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -> int:
     if plane is not None:
         problem = plane_selector_problem(plane)
         if problem:
             raise click.BadParameter(problem, param_hint="--plane")
     try:
-        items = sources.read_paths(paths)
-        config = sources.read_config(config_path) if config_path else sources.find_config(items)
+        rl = _read(paths, config_path)
     except sources.SourceError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
     overrides = {"planes": [plane]} if plane else None
-    out = pipeline.run(krm.ResourceList(items, config), overrides)
+    out = pipeline.run(rl, overrides)
     _report(out.results)
     if out.results.has_errors:
         return 1
@@ -121,6 +128,111 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
         click.echo(f"warning: {twice} is rendered for more than one plane; a cluster takes one plane's "
                    "manifests: use --plane KIND/NAME", err=True)
     _write(yamlio.dump_all(objects))
+    return 0
+
+
+CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
+                             help="Function config (SecretFanout or ConfigMap). Default: the one SecretFanout "
+                                  "among the inputs.")
+VALIDATE = {"mode": "validate"}
+FORMATS = ("auto", "table", "text", "json", "mermaid", "dot")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="table: rich terminal table; text: plain text; auto: table on a terminal, text otherwise; "
+                   "mermaid / dot: a graph; json: the data for scripts.")
+@click.option("--diff", "base", type=click.Path(allow_dash=False), metavar="BASE_PATH",
+              help="Compare with another tree (e.g. the pull request's base): ExternalSecrets added, removed and "
+                   "changed per plane.")
+@CONFIG_OPTION
+def explain(paths: tuple[str, ...], fmt: str, base: str | None, config_path: str | None) -> None:
+    """Show the fan-out: which secrets go to which planes, who needs them, what is unused, every problem.
+
+    Reads the same inputs as `render` and generates nothing. Exit 0 when it
+    could explain (problems are part of the output; `lint` is the gate).
+    """
+    _guard(lambda: _explain(paths, fmt, base, config_path))
+
+
+def _explain(paths: tuple[str, ...], fmt: str, base: str | None, config_path: str | None) -> int:
+    from . import explain as explain_mod
+    from . import explain_formats as formats
+
+    if base is not None and fmt in ("mermaid", "dot"):
+        raise click.BadParameter("--diff prints a list: use --format text, table or json", param_hint="--format")
+    try:
+        head = pipeline.analyze(_read(paths, config_path), VALIDATE)
+        old = pipeline.analyze(_read((base,), config_path), VALIDATE) if base is not None else None
+    except sources.SourceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    if fmt == "auto":
+        fmt = "table" if sys.stdout.isatty() else "text"
+    if old is not None:
+        diffs = explain_mod.diff(old, head)
+        _write(formats.diff_json(diffs) if fmt == "json" else formats.diff_text(diffs))
+        return 0
+    expl = explain_mod.explain(head)
+    if fmt == "table":
+        from rich.console import Console
+        formats.rich_table(expl, Console())
+        return 0
+    render_fn = {"text": formats.text, "json": formats.json_text, "mermaid": formats.mermaid, "dot": formats.dot}
+    _write(render_fn[fmt](expl))
+    return 0
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@CONFIG_OPTION
+def lint(paths: tuple[str, ...], config_path: str | None) -> None:
+    """Report every problem without generating anything; exit 1 on errors.
+
+    The same checks as the function with `mode: validate` (a kpt validators:
+    entry): every error a render would report, plus warnings for
+    SecretReferences nothing uses and for secret names that look like a
+    mistyped SecretReference.
+    """
+    _guard(lambda: _lint(paths, config_path))
+
+
+def _lint(paths: tuple[str, ...], config_path: str | None) -> int:
+    try:
+        analysis = pipeline.analyze(_read(paths, config_path), VALIDATE)
+    except sources.SourceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    results = analysis.results
+    for result in results:
+        click.echo(result.line())
+    errors = sum(r.severity == "error" for r in results)
+    warnings = sum(r.severity == "warning" for r in results)
+    click.echo(f"{errors} error(s), {warnings} warning(s)", err=True)
+    return 1 if errors else 0
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="schemas", show_default=True,
+              help="Folder to write the JSON Schemas to.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the folder's schemas differ from the models.")
+def schema(out_dir: str, check: bool) -> None:
+    """Write JSON Schemas (SecretReference, planes' store fields, SecretFanout) generated from the models."""
+    _guard(lambda: _schema(out_dir, check))
+
+
+def _schema(out_dir: str, check: bool) -> int:
+    from . import schemas
+
+    stale = schemas.stale(out_dir) if check else schemas.write(out_dir)
+    if check:
+        for name in stale:
+            click.echo(f"error: {out_dir}/{name} differs from the models; run: secretref-fn schema --out {out_dir}",
+                       err=True)
+        return 1 if stale else 0
+    for name in stale:
+        click.echo(f"wrote {out_dir}/{name}", err=True)
     return 0
 
 
