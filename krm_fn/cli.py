@@ -84,13 +84,17 @@ def main(ctx: click.Context) -> None:
         _guard(_function_mode)
 
 
+CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
+                             help="Function config (SecretFanout or ConfigMap). Default: the one SecretFanout "
+                                  "among the inputs.")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--plane", "plane", metavar="KIND/NAME",
               help="Only this plane's ExternalSecrets (Kind/name or Kind/namespace/name); what a per-plane "
                    "Argo CD Application wants.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Function config (SecretFanout or ConfigMap). Default: the one SecretFanout among the inputs.")
+@CONFIG_OPTION
 def render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -> None:
     """Render plain YAML files or folders (recursively; '-' reads stdin) to the manifests to apply.
 
@@ -131,9 +135,6 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
     return 0
 
 
-CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
-                             help="Function config (SecretFanout or ConfigMap). Default: the one SecretFanout "
-                                  "among the inputs.")
 VALIDATE = {"mode": "validate"}
 FORMATS = ("auto", "table", "text", "json", "mermaid", "dot")
 

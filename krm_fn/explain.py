@@ -25,7 +25,14 @@ class Consumer:
     fields: tuple[str, ...]  # where it names the secret
 
     @property
+    def is_target_plane(self) -> bool:
+        """A SecretReference's own ``spec.targetPlane``, not a workload."""
+        return self.kind == "SecretReference" and self.fields == ("spec.targetPlane",)
+
+    @property
     def label(self) -> str:
+        if self.is_target_plane:
+            return "spec.targetPlane"
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
 
 

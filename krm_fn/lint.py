@@ -39,8 +39,8 @@ def suggestion(name: str, candidates: list[str]) -> str | None:
 def check(items: list, inv: Inventory, needs: list[Need], planned: list[Planned], results: krm.Results) -> None:
     for key in unused_secret_refs(inv, needs):
         ref = inv.secret_refs[key]
-        results.warning(f"SecretReference {ref.source} is not used: no consumer reads it and it has no "
-                        "spec.targetPlane, so no ExternalSecret is generated from it", ref.obj, "metadata.name")
+        results.warning("unused: no consumer reads this SecretReference and it has no spec.targetPlane, so no "
+                        "ExternalSecret is generated from it", ref.obj, "metadata.name")
     by_namespace: dict[str, list[str]] = {}
     for ns, name in list(inv.secret_refs) + sorted(inv.invalid_secret_refs):
         by_namespace.setdefault(ns, []).append(name)
