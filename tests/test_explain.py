@@ -263,3 +263,11 @@ def test_changed_paths() -> None:
     old = {"spec": {"refreshInterval": "1h0m0s", "data": [1]}, "metadata": {"name": "a"}}
     new = {"spec": {"refreshInterval": "5m0s", "data": [1], "target": {}}, "metadata": {"name": "a"}}
     assert explain.changed_paths(old, new) == ["spec.refreshInterval", "spec.target"]
+
+
+def test_readme_shows_what_explain_prints() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Seeing the fan-out", 1)[1]
+    shown = re.search(r"```sh\nsecretref-fn explain examples/quickstart\n```\n\n```text\n(.+?)```", section, re.S)
+    assert shown is not None
+    assert shown.group(1) == _cli(str(QUICKSTART))
