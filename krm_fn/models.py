@@ -67,14 +67,14 @@ def _duration(value: Optional[str]) -> Optional[str]:
 
 
 class RemoteRef(_Strict):
-    key: str = Field(min_length=1)
-    property: Optional[str] = None
-    version: Optional[str] = None
+    key: str = Field(min_length=1, description="Path of the secret in the store, e.g. secret/acme/orders/db.")
+    property: Optional[str] = Field(None, description="Field inside that secret, e.g. password.")
+    version: Optional[str] = Field(None, description="Store-specific version of the secret.")
 
 
 class SecretDataItem(_Strict):
-    secretKey: str = Field(min_length=1)
-    remoteRef: RemoteRef
+    secretKey: str = Field(min_length=1, description="Key in the Kubernetes Secret (letters, digits, '-', '_', '.').")
+    remoteRef: RemoteRef = Field(description="Where the value lives in the secret store.")
 
     @field_validator("secretKey")
     @classmethod
@@ -105,21 +105,25 @@ class TemplateMetadata(_Strict):
 
 
 class SecretTemplate(_Strict):
-    type: SecretType = "Opaque"
-    metadata: TemplateMetadata = Field(default_factory=TemplateMetadata)
+    type: SecretType = Field("Opaque", description="Type of the Kubernetes Secret.")
+    metadata: TemplateMetadata = Field(default_factory=TemplateMetadata,
+                                       description="Labels and annotations of the Kubernetes Secret.")
 
 
 class PlaneRef(_Strict):
     kind: Literal["WorkflowPlane", "ClusterWorkflowPlane", "DataPlane", "ClusterDataPlane",
-                  "BuildPlane", "ClusterBuildPlane"]
-    name: str = Field(min_length=1)
+                  "BuildPlane", "ClusterBuildPlane"] = Field(description="Plane kind.")
+    name: str = Field(min_length=1, description="Plane name (in the SecretReference's namespace if namespaced).")
 
 
 class SecretReferenceSpec(_Strict):
-    template: SecretTemplate
-    data: list[SecretDataItem] = Field(min_length=1)
-    refreshInterval: Optional[str] = None
-    targetPlane: Optional[PlaneRef] = None
+    template: SecretTemplate = Field(description="Shape of the Kubernetes Secret to create (may be {}).")
+    data: list[SecretDataItem] = Field(min_length=1, description="Keys of the Secret and where each value lives.")
+    refreshInterval: Optional[str] = Field(
+        None, description="How often ESO re-reads the store (Go duration: 1h, 30m, 15s). Default: the function "
+                          "config's defaultRefreshInterval (1h).")
+    targetPlane: Optional[PlaneRef] = Field(
+        None, description="Also deliver this secret to that plane, in this namespace, even without a consumer.")
 
     _check_interval = field_validator("refreshInterval")(_duration)
 
@@ -131,13 +135,16 @@ class SecretReferenceSpec(_Strict):
 
 
 class SecretStoreRef(_Lenient):
-    name: str = Field(min_length=1)
-    kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+    name: str = Field(min_length=1, description="Name of the ESO store in the plane's cluster.")
+    kind: Literal["SecretStore", "ClusterSecretStore"] = Field(
+        "ClusterSecretStore", description="ESO store kind (upstream OpenChoreo always uses ClusterSecretStore).")
 
 
 class PlaneSpec(_Lenient):
-    secretStore: Optional[str] = Field(default=None, min_length=1)
-    secretStoreRef: Optional[SecretStoreRef] = None
+    secretStore: Optional[str] = Field(default=None, min_length=1, description=(
+        "The proposal's form: name of an ESO SecretStore in the plane's cluster."))
+    secretStoreRef: Optional[SecretStoreRef] = Field(None, description=(
+        "Upstream's form: the ESO store the plane's External Secrets Operator reads from."))
 
 
 # --- Environment -----------------------------------------------------------------

@@ -19,9 +19,13 @@ DRAFT = "http://json-schema.org/draft-07/schema#"
 
 
 def _relocate(value):
-    """pydantic's ``$defs`` -> draft-07's ``definitions`` (references included)."""
+    """pydantic's 2020-12 output -> draft-07: ``$defs`` -> ``definitions`` (references included), and a
+    ``$ref`` with sibling keywords (draft-07 ignores those) wrapped in ``allOf``."""
     if isinstance(value, dict):
-        return {("definitions" if k == "$defs" else k): _relocate(v) for k, v in value.items()}
+        out = {("definitions" if k == "$defs" else k): _relocate(v) for k, v in value.items()}
+        if "$ref" in out and len(out) > 1:
+            out["allOf"] = [{"$ref": out.pop("$ref")}]
+        return out
     if isinstance(value, list):
         return [_relocate(v) for v in value]
     if isinstance(value, str) and value.startswith("#/$defs/"):

@@ -67,8 +67,19 @@ def test_schema_check_fails_on_drift(tmp_path) -> None:
 
 @pytest.mark.parametrize("name", sorted(schemas.documents()))
 def test_schemas_are_valid_draft_07(name: str) -> None:
-    assert _schema(name)["$schema"] == "http://json-schema.org/draft-07/schema#"
-    _validator(_schema(name))
+    schema = _schema(name)
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    _validator(schema)
+
+    def walk(node) -> None:  # draft-07 ignores keywords beside $ref, so there must be none
+        if isinstance(node, dict):
+            assert "$defs" not in node and ("$ref" not in node or len(node) == 1), node
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+    walk(schema)
 
 
 # --- they accept what the function accepts, and refuse typos -----------------------------
@@ -150,7 +161,9 @@ def _crd_schema() -> dict:
 
 
 def _resolve(node: dict, root: dict) -> dict:
-    """Follow $ref and the Optional[...] anyOf (model | null) of the JSON Schema."""
+    """Follow $ref (bare or in a one-element allOf) and the Optional[...] anyOf (model | null)."""
+    if "allOf" in node:
+        [node] = node["allOf"]
     if "$ref" in node:
         node = root["definitions"][node["$ref"].rsplit("/", 1)[1]]
     if "anyOf" in node:
