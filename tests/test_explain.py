@@ -75,7 +75,7 @@ def test_json_shape_lists_unused_planes_and_problems() -> None:
                   "property": "password"}],
         "consumers": [{"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "acme", "name": "orders",
                        "fields": ["spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef.name"]}]}
-    assert [p["severity"] for p in data["problems"]] == ["warning"] * 3
+    assert [p["severity"] for p in data["problems"]] == ["warning"] * 5
 
 
 def test_plane_without_consumers_is_listed() -> None:
