@@ -271,3 +271,30 @@ def test_readme_shows_what_explain_prints() -> None:
     shown = re.search(r"```sh\nsecretref-fn explain examples/quickstart\n```\n\n```text\n(.+?)```", section, re.S)
     assert shown is not None
     assert shown.group(1) == _cli(str(QUICKSTART))
+
+
+def test_terminal_gets_the_rich_table() -> None:
+    """--format auto: a table drawn by rich when stdout is a terminal (here a pseudo-terminal)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "200", "TERM": "xterm"}
+    proc = subprocess.run([sys.executable, "-m", "krm_fn", "explain", str(QUICKSTART)], stdout=follower,
+                          stderr=subprocess.PIPE, env=env, timeout=60)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    raw = b"".join(chunks).decode()
+    out = re.sub(r"\x1b\[[0-9;]*m", "", raw)
+    assert proc.returncode == 0, proc.stderr
+    assert raw != out  # styled
+    assert "┃ Plane" in out and "acme/orders-db" in out
+    assert "PLANE  " not in out  # not the plain-text header
