@@ -23,6 +23,8 @@ class Consumer:
     namespace: str
     name: str
     fields: tuple[str, ...]  # where it names the secret
+    via: krm.ObjectRef | None = None  # the object that deploys it, when not itself (a Workload's ReleaseBinding)
+    secretReferences: tuple[str, ...] = ()  # namespace/name of the SecretReferences it names here
 
     @property
     def is_target_plane(self) -> bool:
@@ -33,7 +35,8 @@ class Consumer:
     def label(self) -> str:
         if self.is_target_plane:
             return "spec.targetPlane"
-        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        text = f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        return f"{text} (via {self.via})" if self.via is not None else text
 
 
 @dataclass(frozen=True)
@@ -93,22 +96,27 @@ class Explanation:
 
 
 def _consumers(needs: list) -> list[Consumer]:
-    """One entry per consumer object, with every field that names the secret, in need order."""
-    fields: dict[krm.ObjectRef, list[str]] = {}
+    """One entry per object naming the secret (with every such field), in need order."""
+    found: dict[tuple[krm.ObjectRef, krm.ObjectRef | None], tuple[dict, dict]] = {}
     for need in needs:
-        found = fields.setdefault(krm.ObjectRef.of(need.consumer), [])
-        if need.field not in found:
-            found.append(need.field)
-    return [Consumer(ref.apiVersion, ref.kind, ref.namespace, ref.name, tuple(f)) for ref, f in fields.items()]
+        holder = krm.ObjectRef.of(need.holder)
+        via = krm.ObjectRef.of(need.consumer) if need.holder is not need.consumer else None
+        fields, refs = found.setdefault((holder, via), ({}, {}))
+        fields[need.field] = None
+        refs[f"{need.home_namespace}/{need.secret_name}"] = None
+    return [Consumer(ref.apiVersion, ref.kind, ref.namespace, ref.name, tuple(fields), via, tuple(refs))
+            for (ref, via), (fields, refs) in found.items()]
 
 
-def _external_secret(planned: Planned) -> ExternalSecretView:
-    """The adapter: everything explain needs from one planned ExternalSecret."""
-    target, ref = planned.target, planned.ref
-    data = [RemoteKey(ref.source, item.secretKey, item.remoteRef.key, item.remoteRef.property, item.remoteRef.version)
-            for item in ref.spec.data]
+def _external_secret(planned: Planned, obj: dict) -> ExternalSecretView:
+    """The adapter: everything explain needs from one planned ExternalSecret and its rendered object."""
+    target = planned.target
+    data = [RemoteKey(e.ref.source, e.secret_key, e.item.remoteRef.key, e.item.remoteRef.property,
+                      e.item.remoteRef.version) for e in planned.entries]
+    template = ((obj.get("spec") or {}).get("target") or {}).get("template") or {}
     return ExternalSecretView(str(target.plane), target.namespace, target.name, target.store,
-                              ref.spec.template.type, [ref.source], data, _consumers(planned.needs))
+                              template.get("type", "Opaque"), [r.source for r in planned.sources], data,
+                              _consumers(planned.needs))
 
 
 def explain(analysis: Analysis) -> Explanation:
@@ -117,8 +125,8 @@ def explain(analysis: Analysis) -> Explanation:
         return Explanation([], [], list(analysis.results))
     planes = {pid: PlaneView(str(pid), pid.kind, pid.namespace, pid.name, plane.store)
               for pid, plane in sorted(inv.planes.items())}
-    for planned in analysis.planned:
-        planes[planned.target.plane].externalSecrets.append(_external_secret(planned))
+    for planned, obj in zip(analysis.planned, analysis.generated):  # same order (pipeline.Analysis)
+        planes[planned.target.plane].externalSecrets.append(_external_secret(planned, obj))
     unused = [f"{ns}/{name}" for ns, name in lint.unused_secret_refs(inv, analysis.needs)]
     return Explanation(list(planes.values()), unused, list(analysis.results))
 
@@ -147,9 +155,16 @@ def _es_dict(es: ExternalSecretView) -> dict:
         "type": es.secretType,
         "secretReferences": es.secretReferences,
         "data": [_remote_key(d) for d in es.data],
-        "consumers": [{"apiVersion": c.apiVersion, "kind": c.kind, "namespace": c.namespace, "name": c.name,
-                       "fields": list(c.fields)} for c in es.consumers],
+        "consumers": [_consumer_dict(c) for c in es.consumers],
     }
+
+
+def _consumer_dict(c: Consumer) -> dict:
+    out = {"apiVersion": c.apiVersion, "kind": c.kind, "namespace": c.namespace, "name": c.name,
+           "fields": list(c.fields), "secretReferences": list(c.secretReferences)}
+    if c.via is not None:
+        out["via"] = c.via.to_dict()
+    return out
 
 
 def to_dict(expl: Explanation) -> dict:

@@ -123,9 +123,9 @@ def graph(expl: Explanation) -> tuple[list[Node], list[tuple[str, str]]]:
         for ref in es.secretReferences:
             ref_id = node("secretReference", ref, f"SecretReference {ref}")
             for consumer in es.consumers:
-                if consumer.is_target_plane:  # the SecretReference itself: no consumer node
-                    continue
-                edges[(node("consumer", consumer.label, consumer.label), ref_id)] = None
+                # A SecretReference's own targetPlane is no consumer node; others link to what they name.
+                if not consumer.is_target_plane and ref in consumer.secretReferences:
+                    edges[(node("consumer", consumer.label, consumer.label), ref_id)] = None
             edges[(ref_id, es_id)] = None
         edges[(es_id, node("plane", es.plane))] = None
     for ref in expl.unusedSecretReferences:

@@ -19,7 +19,7 @@ SVG = ROOT / "docs" / "quickstart-fanout.svg"
 # Testdata packages with something to show: fan-out to several planes, a plane
 # without consumers, unused SecretReferences and problems.
 PACKAGES = ["serviceclass-fans-out-to-environment-planes", "target-plane-without-consumer",
-            "validate-mode-lint-warnings", "error-missing-key"]
+            "validate-mode-lint-warnings", "error-missing-key", "openchoreo-releasebinding-env-files-overrides"]
 FORMATS = {"text": explain_formats.text, "json": explain_formats.json_text, "mermaid": explain_formats.mermaid,
            "dot": explain_formats.dot}
 
@@ -74,8 +74,18 @@ def test_json_shape_lists_unused_planes_and_problems() -> None:
         "data": [{"secretReference": "acme/orders-db", "secretKey": "password", "key": "secret/acme/orders/db",
                   "property": "password"}],
         "consumers": [{"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "acme", "name": "orders",
-                       "fields": ["spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef.name"]}]}
+                       "fields": ["spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef.name"],
+                       "secretReferences": ["acme/orders-db"]}]}
     assert [p["severity"] for p in data["problems"]] == ["warning"] * 5
+
+
+def test_openchoreo_consumers_show_the_workload_and_its_releasebinding() -> None:
+    expl = _explain("openchoreo-releasebinding-env-files-overrides")
+    [dev_env, _] = expl.planes[0].externalSecrets
+    assert dev_env.secretReferences == ["acme/db-secret", "acme/api-secret"]  # entries from two SecretReferences
+    [workload] = dev_env.consumers
+    assert workload.label == "Workload acme/orders-workload (via ReleaseBinding acme/orders-development)"
+    assert workload.secretReferences == ("acme/db-secret", "acme/api-secret")
 
 
 def test_plane_without_consumers_is_listed() -> None:
