@@ -32,3 +32,15 @@ def test_unsupported_config_kind() -> None:
     results = Results()
     assert fnconfig.load({"apiVersion": "example.com/v1", "kind": "Other", "metadata": {"name": "x"}}, results) is None
     assert "unsupported function config example.com/v1/Other" in results[0].message
+
+
+def test_mode_accepts_render_and_validate_only() -> None:
+    for mode in ("render", "validate"):
+        results = Results()
+        cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"mode": mode}}
+        assert fnconfig.load(cfg, results).mode == mode and not results
+    results = Results()
+    cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"mode": "check"}}
+    assert fnconfig.load(cfg, results) is None
+    assert [(r.field_path, r.message) for r in results] == [
+        ("data.mode", "invalid function config: Input should be 'render' or 'validate'")]
