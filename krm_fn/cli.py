@@ -13,7 +13,7 @@ from typing import Callable
 
 import click
 
-from . import __version__, krm, pipeline, sources, yamlio
+from . import __version__, krm, limits, pipeline, sources, yamlio
 from .config import plane_selector_problem
 
 HELP = """Fan OpenChoreo SecretReferences out to per-plane External Secrets Operator ExternalSecrets.
@@ -64,10 +64,13 @@ def _report(results: krm.Results) -> None:
 
 
 def _function_mode() -> int:
-    data = sys.stdin.buffer.read()
+    data = sys.stdin.buffer.read(limits.CAPS.maxInputBytes + 1)  # never more than the cap in memory
     try:
-        rl = krm.parse_resource_list(yamlio.decode(data))
-    except (krm.InputError, yamlio.YamlError) as exc:
+        measure = limits.Measure()
+        limits.check_bytes(len(data), measure)
+        rl = krm.parse_resource_list(yamlio.decode(data), measure)
+        pipeline.check_limits(rl.measure, rl.function_config)
+    except (krm.InputError, yamlio.YamlError, limits.LimitError) as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
     out = pipeline.run(rl)
@@ -106,10 +109,16 @@ def render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -
 
 
 def _read(paths: tuple[str, ...], config_path: str | None) -> krm.ResourceList:
-    """The ResourceList that plain files stand for; raises sources.SourceError."""
-    items = sources.read_paths(paths)
-    config = sources.read_config(config_path) if config_path else sources.find_config(items)
-    return krm.ResourceList(items, config)
+    """The ResourceList that plain files stand for; raises sources.SourceError (a limit crossed too)."""
+    measure = limits.Measure()
+    config = sources.read_config(config_path) if config_path else None
+    items = sources.read_paths(paths, measure)
+    config = config if config_path else sources.find_config(items)
+    try:
+        pipeline.check_limits(measure, config)
+    except krm.InputError as exc:
+        raise sources.SourceError(str(exc)) from None
+    return krm.ResourceList(items, config, measure=measure)
 
 
 def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -> int:

@@ -1,12 +1,14 @@
 """The function config: a typed ``SecretFanout`` or a ``ConfigMap`` of strings."""
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import durations, models, names
+from . import durations, limits, models, names
 from .krm import Results, type_name
+from .yamlio import INT, RawScalar
 
 CONFIG_API_VERSION = "fn.openchoreo.dev/v1alpha1"
 CONFIG_KIND = "SecretFanout"
@@ -40,6 +42,12 @@ class FunctionConfig(BaseModel):
     mode: Literal["render", "validate"] = Field(
         "render", description="'render': generate ExternalSecrets; 'validate': change nothing, only report every "
                               "problem plus lint warnings (for a kpt validators: entry).")
+    maxInputBytes: int = Field(limits.DEFAULTS.maxInputBytes, ge=1, le=limits.CAPS.maxInputBytes,
+                               description="Largest input, in bytes.")
+    maxDepth: int = Field(limits.DEFAULTS.maxDepth, ge=1, le=limits.CAPS.maxDepth,
+                          description="Deepest nesting of mappings and lists in the input.")
+    maxAliases: int = Field(limits.DEFAULTS.maxAliases, ge=0, le=limits.CAPS.maxAliases,
+                            description="Most YAML nodes that aliases (*name) may expand to, over the whole input.")
 
     @field_validator("defaultRefreshInterval")
     @classmethod
@@ -62,6 +70,17 @@ class FunctionConfig(BaseModel):
         if self.deletionPolicy == "Merge" and self.creationPolicy == "None":
             raise ValueError("deletionPolicy Merge cannot be used with creationPolicy None (ESO rejects it)")
         return self
+
+    @field_validator(*limits.FIELDS, mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        # YAML numbers arrive as RawScalar text, ConfigMap values as strings.
+        text = value.text if isinstance(value, RawScalar) and value.tag == INT else value
+        if isinstance(text, str):
+            if not re.fullmatch(r"[0-9]{1,12}", text.strip()):
+                raise ValueError(f"must be a whole number of at most 12 digits, found {text!r}")
+            return int(text)
+        return value
 
     @field_validator("planes")
     @classmethod
@@ -135,6 +154,12 @@ def load(function_config: dict | None, results: Results) -> FunctionConfig | Non
         for path, message in models.validation_problems(exc, prefix):
             results.error(f"invalid function config: {message}", function_config, path)
         return None
+
+
+def limits_of(function_config: dict | None) -> limits.Limits:
+    """The limits a function config sets (the defaults when it is absent or invalid)."""
+    config = load(function_config, Results()) or FunctionConfig()
+    return limits.Limits(config.maxInputBytes, config.maxDepth, config.maxAliases)
 
 
 def canonical_refresh(config: FunctionConfig, value: str | None) -> str:

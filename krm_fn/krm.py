@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from . import yamlio
+from . import limits, yamlio
 
 RESOURCE_LIST_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
 OUTPUT_VERSION = "config.kubernetes.io/v1"
@@ -178,6 +178,7 @@ class ResourceList:
     items: list[dict]
     function_config: dict | None = None
     results: Results = field(default_factory=Results)
+    measure: limits.Measure | None = None  # what reading it took (checked against the config's limits)
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"apiVersion": OUTPUT_VERSION, "kind": "ResourceList", "items": self.items}
@@ -188,14 +189,16 @@ class ResourceList:
         return out
 
 
-def parse_resource_list(text: str) -> ResourceList:
+def parse_resource_list(text: str, measure: limits.Measure | None = None) -> ResourceList:
     """Read one ResourceList (or ``kind: List``) from a YAML/JSON stream.
 
     Item-level problems (an item that is not an object, has no kind...) become
     results; only a stream that is not a ResourceList at all raises.
+    ``measure`` (default: a new one) records size, depth and aliases.
     """
+    measure = measure if measure is not None else limits.Measure(inputBytes=len(text))
     try:
-        docs = [d for d in yamlio.load_all(text) if d is not None]
+        docs = [d for d in yamlio.load_all(text, measure) if d is not None]
     except yamlio.YamlError as exc:
         raise InputError(str(exc)) from None
     if not docs:
@@ -227,7 +230,7 @@ def parse_resource_list(text: str) -> ResourceList:
     config = doc.get("functionConfig")
     if config is not None and not isinstance(config, dict):
         raise InputError(f"functionConfig must be an object, found a {type_name(config)}")
-    return ResourceList(items=items, function_config=config)
+    return ResourceList(items=items, function_config=config, measure=measure)
 
 
 def check_items(items: Iterable[Any], results: Results) -> None:

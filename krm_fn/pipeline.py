@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import config as fnconfig
-from . import consumers, inventory, krm, lint, plan, reconcile, render
+from . import consumers, inventory, krm, limits, lint, plan, reconcile, render
 
 
 @dataclass
@@ -71,6 +71,19 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
                         "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)
     return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept_planned, generated)
+
+
+def check_limits(measure: limits.Measure | None, function_config: dict | None) -> None:
+    """Refuse input larger than the config's limits (raises :class:`krm.InputError`).
+
+    Called once the stream is read (caps were enforced while reading) and
+    before anything is processed or echoed back.
+    """
+    if measure is None:
+        return
+    problems = limits.exceeded(measure, fnconfig.limits_of(function_config))
+    if problems:
+        raise krm.InputError("; ".join(message for _, message in problems))
 
 
 def run(rl: krm.ResourceList, overrides: dict | None = None) -> krm.ResourceList:

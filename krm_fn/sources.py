@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Iterable
 
-from . import krm, yamlio
+from . import krm, limits, yamlio
 from .config import CONFIG_API_VERSION, CONFIG_KIND
 from .constants import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
 
@@ -37,9 +37,9 @@ def _files(path: str) -> list[tuple[str, str]]:
     raise SourceError(f"{path}: no such file or directory")
 
 
-def _documents(text: str, label: str) -> list:
+def _documents(text: str, label: str, measure: limits.Measure | None = None) -> list:
     try:
-        docs = [d for d in yamlio.load_all(text) if d is not None]
+        docs = [d for d in yamlio.load_all(text, measure) if d is not None]
     except yamlio.YamlError as exc:
         raise SourceError(f"{label}: {exc}") from None
     out = []
@@ -51,16 +51,21 @@ def _documents(text: str, label: str) -> list:
     return out
 
 
-def _read_text(path: str) -> str:
+def _decode(data: bytes, label: str, measure: limits.Measure | None) -> str:
+    try:
+        limits.check_bytes(len(data), measure)
+        return yamlio.decode(data)
+    except (yamlio.YamlError, limits.LimitError) as exc:
+        raise SourceError(f"{label}: {exc}") from None
+
+
+def _read_text(path: str, measure: limits.Measure | None = None) -> str:
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(limits.CAPS.maxInputBytes + 1)  # never more than the cap in memory
     except OSError as exc:
         raise SourceError(f"{path}: {exc.strerror}") from None
-    try:
-        return yamlio.decode(data)
-    except yamlio.YamlError as exc:
-        raise SourceError(f"{path}: {exc}") from None
+    return _decode(data, path, measure)
 
 
 def _stamp(obj, path: str, index: int):
@@ -80,21 +85,21 @@ def _stamp(obj, path: str, index: int):
     return obj
 
 
-def read_paths(paths: Iterable[str]) -> list:
-    """Every object in the given files and folders ('-' is stdin), annotated with its file."""
+def read_paths(paths: Iterable[str], measure: limits.Measure | None = None) -> list:
+    """Every object in the given files and folders ('-' is stdin), annotated with its file.
+
+    ``measure`` adds up what was read, for :func:`pipeline.check_limits`.
+    """
     items: list = []
     for path in paths:
         if path == "-":
-            try:
-                stdin_text = yamlio.decode(sys.stdin.buffer.read())
-            except yamlio.YamlError as exc:
-                raise SourceError(f"stdin: {exc}") from None
+            stdin_text = _decode(sys.stdin.buffer.read(limits.CAPS.maxInputBytes + 1), "stdin", measure)
             sources = [("-", "stdin.yaml", stdin_text)]
         else:
             sources = [(full, label, None) for full, label in _files(path)]
         for full, label, text in sources:
-            text = text if text is not None else _read_text(full)
-            for index, doc in enumerate(_documents(text, full)):
+            text = text if text is not None else _read_text(full, measure)
+            for index, doc in enumerate(_documents(text, full, measure)):
                 items.append(_stamp(doc, label, index))
     return items
 

@@ -26,6 +26,8 @@ from typing import Any, Iterator
 import yaml
 from yaml.nodes import MappingNode, ScalarNode
 
+from . import limits
+
 try:  # libyaml-backed classes; the pure-Python ones behave the same, slower.
     from yaml import CSafeDumper as _BaseDumper
     from yaml import CSafeLoader as _BaseLoader
@@ -225,20 +227,45 @@ def decode(data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def load_all(text: str) -> list[Any]:
-    """Every document of a YAML stream (JSON accepted), as plain data."""
+def load_all(text: str, measure: limits.Measure | None = None) -> list[Any]:
+    """Every document of a YAML stream (JSON accepted), as plain data.
+
+    Each document is measured (``measure``, or a throw-away one) before it is
+    built, and refused when it crosses a hard cap of :mod:`krm_fn.limits`.
+    """
+    measure = measure if measure is not None else limits.Measure()
     stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            return [_load_json(stripped)]
-        except YamlError:
-            pass  # flow-style YAML; let the YAML parser report on it
     try:
-        return [doc for doc in yaml.load_all(text, Loader=_Loader)]
+        if stripped.startswith(("{", "[")):
+            try:
+                data = _load_json(stripped)
+            except (YamlError, RecursionError):
+                pass  # flow-style YAML (or too deep for json); let the YAML parser report on it
+            else:
+                limits.measure_data(data, measure)
+                return [data]
+        return _load_yaml(text, measure)
+    except limits.LimitError as exc:
+        raise YamlError(str(exc), exc.line) from None
+
+
+def _load_yaml(text: str, measure: limits.Measure) -> list[Any]:
+    loader = _Loader(text)
+    docs = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            limits.measure_node(node, measure)
+            docs.append(loader.construct_document(node))
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")):  # libyaml stops at 1000 levels
+            raise limits.LimitError(limits.problem("maxDepth", "over 1000", limits.CAPS.maxDepth, True)) from None
         raise _yaml_error(exc) from None
     except RecursionError:
         raise YamlError("invalid YAML: nesting is too deep") from None
+    finally:
+        loader.dispose()
+    return docs
 
 
 # --- dumping -----------------------------------------------------------------
