@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from . import krm, models, names
+from . import krm, models, names, ownership
 from .config import FunctionConfig
-from .constants import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
+from .constants import CHECKSUM_ANNOTATION, MANAGED_BY_LABEL, PLANE_ANNOTATION
 
 ESO_GROUP = "external-secrets.io"
 
@@ -86,6 +86,7 @@ class Inventory:
     environments: dict[tuple[str, str], Environment] = field(default_factory=dict)
     owned: set[int] = field(default_factory=set)  # indexes of items we generated earlier
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
+    hand_edited: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # by ownership.identity
 
     def planes_of_family(self, family: str) -> list[Plane]:
         return [p for p in self.planes.values() if p.id.family == family]
@@ -213,18 +214,30 @@ def selected_planes(config: FunctionConfig) -> set[PlaneId] | None:
     return {p for p in (PlaneId.parse(s, "") for s in config.planes) if p is not None}
 
 
+def _report_hand_edit(obj: dict, results: krm.Results) -> None:
+    results.error(f"changed by hand after secretref-fn generated it ({CHECKSUM_ANNOTATION} no longer matches); "
+                  "kept as it is and not regenerated: make the change in the SecretReference or the function "
+                  f"config and delete this object, or remove the label {MANAGED_BY_LABEL} to own it yourself",
+                  obj, f"metadata.annotations.{CHECKSUM_ANNOTATION}")
+
+
 def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventory:
     inv = Inventory()
     selected = selected_planes(config)
     for index, obj in enumerate(items):
         if not isinstance(obj, dict):
             continue
-        if krm.labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
+        if ownership.is_owned(obj):
             plane = PlaneId.parse(str(krm.annotations(obj).get(PLANE_ANNOTATION, "")), "")
-            if selected is None or plane is None or plane in selected:
-                inv.owned.add(index)
-            # else: another plane's object, outside this run's `planes`: it passes through untouched
+            # Another plane's object, outside this run's `planes`, passes through untouched
             # (dropping it would make kpt delete that plane's files).
+            if selected is not None and plane is not None and plane not in selected:
+                continue
+            if ownership.edited(obj):
+                _report_hand_edit(obj, results)
+                inv.hand_edited[ownership.identity(obj)] = obj  # kept as is, not regenerated
+            else:
+                inv.owned.add(index)
             continue
         kind = obj.get("kind")
         api = obj.get("apiVersion")

@@ -4,12 +4,13 @@ Items we generated on an earlier run are dropped (so re-running is idempotent
 and removed consumers prune their ExternalSecrets); everything else passes
 through in input order, then the generated objects follow in plane,
 namespace, name order.  A user-written ExternalSecret that holds a name we
-would generate wins, with an error; so does the first of two objects that
-would be written to the same file.
+would generate wins, with an error; so does a generated object edited by
+hand (see :mod:`krm_fn.ownership`), and the first of two objects that would
+be written to the same file.
 """
 from __future__ import annotations
 
-from . import krm
+from . import krm, ownership
 from .config import FunctionConfig
 from .inventory import Inventory
 from .plan import Planned
@@ -32,6 +33,8 @@ def drop_clashes(planned: list[Planned], generated: list[dict], inv: Inventory,
     paths: dict[str, Planned] = {}
     for item, obj in zip(planned, generated):
         target = item.target
+        if ownership.identity(obj) in inv.hand_edited:
+            continue  # the edited object stays; reported by inventory
         user = inv.user_external_secrets.get((target.namespace, target.name))
         if user is not None:
             results.error(f"ExternalSecret {target.namespace}/{target.name} is not managed by secretref-fn, but "

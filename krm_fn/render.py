@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, field
 
 from . import config as fnconfig
-from . import durations, krm, models, names
-from .constants import (MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION, REGISTRY_SERVER_ANNOTATION,
-                        SOURCE_ANNOTATION)
+from . import durations, krm, models, names, ownership
+from .constants import (CHECKSUM_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION,
+                        REGISTRY_SERVER_ANNOTATION, SOURCE_ANNOTATION)
 from .inventory import PlaneId, SecretRef, Store
 
 DOCKER_HUB = "https://index.docker.io/v1/"
@@ -205,7 +205,7 @@ def external_secret(content: Content, config: fnconfig.FunctionConfig) -> dict:
     path = names.externalsecret_path(config.outputDir, target.plane.kind, target.plane.name,
                                      target.namespace, target.name)
     upstream = config.compatibility == "upstream" and content.upstream is not None
-    return {
+    obj = {
         "apiVersion": config.externalSecretAPIVersion,
         "kind": "ExternalSecret",
         "metadata": {
@@ -215,6 +215,7 @@ def external_secret(content: Content, config: fnconfig.FunctionConfig) -> dict:
             "annotations": {
                 PLANE_ANNOTATION: str(target.plane),
                 SOURCE_ANNOTATION: content.source,
+                CHECKSUM_ANNOTATION: "",  # set below, over everything else
                 krm.PATH: path,
                 krm.INDEX: "0",
                 krm.LEGACY_PATH: path,
@@ -223,3 +224,5 @@ def external_secret(content: Content, config: fnconfig.FunctionConfig) -> dict:
         },
         "spec": _upstream_spec(content) if upstream else _native_spec(content, config),
     }
+    obj["metadata"]["annotations"][CHECKSUM_ANNOTATION] = ownership.checksum(obj)
+    return obj

@@ -10,9 +10,9 @@ import os
 import sys
 from typing import Iterable
 
-from . import krm, limits, yamlio
+from . import krm, limits, ownership, yamlio
 from .config import CONFIG_API_VERSION, CONFIG_KIND
-from .constants import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
+from .constants import PLANE_ANNOTATION
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -146,7 +146,7 @@ def to_apply(items: list, plane: str | None = None) -> list:
         if not isinstance(obj, dict) or krm.is_local_config(obj) or is_config(obj):
             continue
         if plane is not None:
-            ours = krm.labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+            ours = ownership.is_owned(obj)
             if not ours or krm.annotations(obj).get(PLANE_ANNOTATION) != plane:
                 continue
         out.append(_strip(obj))
