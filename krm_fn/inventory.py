@@ -83,6 +83,7 @@ class Inventory:
     secret_refs: dict[tuple[str, str], SecretRef] = field(default_factory=dict)
     invalid_secret_refs: set[tuple[str, str]] = field(default_factory=set)
     planes: dict[PlaneId, Plane] = field(default_factory=dict)
+    invalid_planes: set[PlaneId] = field(default_factory=set)  # reported, left out of ``planes``
     environments: dict[tuple[str, str], Environment] = field(default_factory=dict)
     owned: set[int] = field(default_factory=set)  # indexes of items we generated earlier
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
@@ -155,11 +156,24 @@ def _add_secret_ref(obj: dict, inv: Inventory, results: krm.Results) -> None:
 
 def _add_plane(obj: dict, kind: str, inv: Inventory, results: krm.Results) -> None:
     cluster = kind in models.CLUSTER_PLANE_KINDS
-    if not _check_identity(obj, results, namespaced=not cluster):
+    plane_id = PlaneId(kind, "" if cluster else krm.namespace(obj), krm.name(obj))
+    store = _plane_store(obj, kind, cluster, results)
+    if store is False:
+        inv.invalid_planes.add(plane_id)
         return
+    if plane_id in inv.planes:
+        results.error(f"{plane_id} is defined more than once", obj, "metadata.name")
+        return
+    inv.planes[plane_id] = Plane(plane_id, obj, store)
+
+
+def _plane_store(obj: dict, kind: str, cluster: bool, results: krm.Results) -> "Store | None | bool":
+    """The plane's store (None: it has none), or False when the plane is invalid (reported)."""
+    if not _check_identity(obj, results, namespaced=not cluster):
+        return False
     spec = _validate(models.PlaneSpec, obj, results, kind)
     if spec is None:
-        return
+        return False
     store = None
     if spec.secretStoreRef is not None:
         store = Store(spec.secretStoreRef.name, spec.secretStoreRef.kind)
@@ -170,12 +184,8 @@ def _add_plane(obj: dict, kind: str, inv: Inventory, results: krm.Results) -> No
         if problem:
             path = "spec.secretStoreRef.name" if spec.secretStoreRef is not None else "spec.secretStore"
             results.error(f"secret store name {store.name!r} {problem}", obj, path)
-            return
-    plane_id = PlaneId(kind, "" if cluster else krm.namespace(obj), krm.name(obj))
-    if plane_id in inv.planes:
-        results.error(f"{plane_id} is defined more than once", obj, "metadata.name")
-        return
-    inv.planes[plane_id] = Plane(plane_id, obj, store)
+            return False
+    return store
 
 
 def _add_environment(obj: dict, inv: Inventory, results: krm.Results) -> None:

@@ -246,7 +246,8 @@ def check_items(items: Iterable[Any], results: Results) -> None:
         if missing:
             kind = item.get("kind")
             label = f"{where} ({kind})" if isinstance(kind, str) and kind else where
-            results.add(f"{label} has no {', '.join(missing)}", None, severity="error").file = FileRef.of(item)
+            # resourceRef holds what the item has, so kpt can still point at it (with its file).
+            results.error(f"{label} has no {', '.join(missing)}", item, missing[0])
 
 
 def type_name(value: Any) -> str:

@@ -84,6 +84,15 @@ def _names_ok(need: Need, results: krm.Results) -> bool:
     return True
 
 
+def _invalid_planes_hint(need: Need, inv: Inventory) -> str:
+    """A placement failure may come from a plane that was left out as invalid: say so."""
+    invalid = sorted(p for p in inv.invalid_planes
+                     if p.family == need.family and p.namespace in ("", need.home_namespace))
+    if not invalid:
+        return ""
+    return f" (planes left out as invalid, see their errors: {', '.join(str(p) for p in invalid)})"
+
+
 def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: krm.Results,
           function_config: dict | None) -> list[Planned]:
     selected = selected_planes(config)
@@ -105,7 +114,8 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
         try:
             targets = planes_for(need, inv)
         except PlacementError as exc:
-            results.error(exc.message, exc.obj if exc.obj is not None else need.consumer, exc.field)
+            results.error(exc.message + _invalid_planes_hint(need, inv),
+                          exc.obj if exc.obj is not None else need.consumer, exc.field)
             continue
         if not _names_ok(need, results):
             continue
