@@ -144,7 +144,7 @@ def load(function_config: dict | None, results: Results) -> FunctionConfig | Non
         prefix = "spec"
     else:
         results.error(f"unsupported function config {api}/{kind}: use {CONFIG_API_VERSION} {CONFIG_KIND} "
-                      "or a v1 ConfigMap", function_config)
+                      "or a v1 ConfigMap", function_config, "kind")
         return None
     if values is None:
         return None

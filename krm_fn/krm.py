@@ -89,7 +89,7 @@ class ObjectRef:
 
     def __str__(self) -> str:
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.kind} {where}"
+        return f"{self.kind or '(no kind)'} {where}"
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ def measure_node(root: Node, measure: Measure) -> None:
         if key in size:
             continue
         if key in open_nodes:
-            raise LimitError("a YAML alias refers to its own ancestor (a recursive structure has no end)")
+            raise LimitError("a YAML alias refers to its own ancestor (a recursive structure has no end)",
+                             node.start_mark.line + 1 if node.start_mark else None)
         open_nodes.add(key)
         stack.append((node, True))
         stack.extend((c, False) for c in _children(node) if id(c) not in size)

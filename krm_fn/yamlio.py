@@ -223,7 +223,9 @@ def decode(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlError(f"input is not UTF-8 (invalid byte at offset {exc.start})") from None
+        hint = "; it starts with a UTF-16 or UTF-32 byte-order mark: convert it to UTF-8" \
+            if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) else ""
+        raise YamlError(f"input is not UTF-8 (invalid byte at offset {exc.start}){hint}") from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
