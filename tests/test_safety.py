@@ -1,0 +1,211 @@
+"""Safety: no network, no process, no file written; limits hold in time and memory."""
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import pytest
+
+from conftest import ROOT, TESTDATA, run_process
+from krm_fn import cli, krm, limits, ownership, pipeline, yamlio
+
+QUICKSTART = ROOT / "examples" / "quickstart"
+
+
+def _alias_bomb(levels: int = 9, width: int = 9) -> str:
+    lines = ["apiVersion: config.kubernetes.io/v1", "kind: ResourceList", "items:",
+             "- apiVersion: v1", "  kind: ConfigMap", "  metadata: {name: lol, namespace: acme}", "  data:",
+             "    a0: &a0 [" + ",".join(['"lol"'] * width) + "]"]
+    lines += [f"    a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * width) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+# --- nothing but stdin, stdout and stderr ----------------------------------------------
+
+
+class Forbidden(AssertionError):
+    pass
+
+
+@pytest.fixture
+def sandbox(monkeypatch):
+    """Every way to reach the network, start a process or write a file fails the test."""
+    calls: list[str] = []
+
+    def refuse(name):
+        def deny(*args, **kwargs):
+            calls.append(name)
+            raise Forbidden(f"the function called {name}")
+        return deny
+
+    for name in ("socket", "create_connection", "socketpair", "fromfd"):
+        monkeypatch.setattr(socket, name, refuse(f"socket.{name}"))
+    monkeypatch.setattr(socket, "getaddrinfo", refuse("socket.getaddrinfo"))
+    monkeypatch.setattr(subprocess, "Popen", refuse("subprocess.Popen"))
+    for name in ("system", "popen", "fork", "execv", "execve", "execvp", "spawnv", "spawnvp", "posix_spawn",
+                 "posix_spawnp", "remove", "unlink", "rename", "mkdir", "makedirs"):
+        if hasattr(os, name):
+            monkeypatch.setattr(os, name, refuse(f"os.{name}"))
+    real_open = builtins.open
+
+    def read_only_open(file, mode="r", *args, **kwargs):
+        if any(flag in mode for flag in "wax+"):
+            calls.append(f"open({file!r}, {mode!r})")
+            raise Forbidden(f"the function opened {file!r} for writing")
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only_open)
+    monkeypatch.setattr(io, "open", read_only_open)
+    return calls
+
+
+def _main(monkeypatch, args: list[str], stdin: bytes) -> tuple[int, bytes, str]:
+    out, err = io.BytesIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out, write_through=True))
+    monkeypatch.setattr(sys, "stderr", err)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args=args, prog_name="secretref-fn")
+    return exited.value.code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("case", ["seed-build-credentials", "error-missing-key", "error-plaintext-secret",
+                                  "serviceclass-fans-out-to-environment-planes"])
+def test_function_mode_opens_no_socket_starts_no_process_writes_no_file(monkeypatch, sandbox, case) -> None:
+    stdin = (TESTDATA / case / "input.yaml").read_bytes()
+    code, out, _ = _main(monkeypatch, [], stdin)
+    assert out == (TESTDATA / case / "expected.yaml").read_bytes()
+    assert code == (1 if case.startswith("error-") else 0)
+    assert sandbox == []
+
+
+def test_render_mode_opens_no_socket_starts_no_process_writes_no_file(monkeypatch, sandbox) -> None:
+    code, out, err = _main(monkeypatch, ["render", str(QUICKSTART)], b"")
+    assert code == 0, err
+    assert b"kind: ExternalSecret" in out
+    assert sandbox == []
+
+
+def test_the_sandbox_does_catch_a_process(monkeypatch, sandbox) -> None:
+    """The guard is real: a subprocess call inside the run fails it (and becomes an internal error)."""
+    monkeypatch.setattr(pipeline, "run", lambda *a, **k: subprocess.Popen(["true"]))
+    code, _, err = _main(monkeypatch, [], (TESTDATA / "seed-build-credentials" / "input.yaml").read_bytes())
+    assert code == 3 and "internal error (Forbidden)" in err
+    assert sandbox == ["subprocess.Popen"]
+
+
+# --- limits ------------------------------------------------------------------------------
+
+
+def test_alias_bomb_is_refused_fast_in_bounded_memory() -> None:
+    text = _alias_bomb()
+    tracemalloc.start()
+    start = time.perf_counter()
+    with pytest.raises(yamlio.YamlError, match="aliases expand to 4412961486 nodes"):
+        yamlio.load_all(text)
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 1.0
+    assert peak < 5 * 1024 * 1024  # a few MB at most for a 1 kB input
+
+
+def test_aliases_under_the_cap_are_never_expanded_before_the_limit_check() -> None:
+    """Under the cap but over the default: read as shared objects, then refused, never expanded."""
+    text = _alias_bomb(levels=5, width=9)  # ~650,000 nodes once expanded
+    measure = limits.Measure(inputBytes=len(text))
+    start = time.perf_counter()
+    rl = krm.parse_resource_list(text, measure)
+    with pytest.raises(krm.InputError, match=r"YAML aliases expand to \d+ nodes, more than maxAliases 10000"):
+        pipeline.check_limits(rl.measure, rl.function_config)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_limits_come_from_the_config_within_their_caps() -> None:
+    measure = limits.Measure(inputBytes=10, depth=150, aliases=20)
+    with pytest.raises(krm.InputError, match="more than maxDepth 100"):
+        pipeline.check_limits(measure, None)
+    raised = {"apiVersion": "fn.openchoreo.dev/v1alpha1", "kind": "SecretFanout", "metadata": {"name": "c"},
+              "spec": {"maxDepth": yamlio.RawScalar(yamlio.INT, "200")}}
+    pipeline.check_limits(measure, raised)
+    lowered = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"maxAliases": "10"}}
+    with pytest.raises(krm.InputError, match=r"more than maxDepth 100 \(raise maxDepth in the function config, up "
+                                             r"to 256\); YAML aliases expand to 20 nodes, more than maxAliases 10 "):
+        pipeline.check_limits(measure, lowered)
+
+
+def test_json_input_is_measured_too() -> None:
+    measure = limits.Measure()
+    yamlio.load_all('{"a": [[[1]]]}', measure)
+    assert measure.depth == 4
+    with pytest.raises(yamlio.YamlError, match="nests at least 257 levels deep"):
+        yamlio.load_all("[" * 300 + "]" * 300)
+
+
+def test_deepest_nesting_allowed_still_writes_out() -> None:
+    depth = limits.CAPS.maxDepth - 4  # ResourceList, items, the item, data
+    text = ("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+            "  metadata: {name: c, namespace: acme}\n  data: {deep: " + "[" * depth + "]" * depth + "}\n"
+            "functionConfig: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {maxDepth: '256'}}\n")
+    stdin = text.encode()
+    proc = run_process([], stdin)
+    assert proc.returncode == 0, proc.stderr
+    assert yamlio.load_all(proc.stdout.decode())[0]["items"] == yamlio.load_all(text)[0]["items"]
+
+
+def test_render_reads_limits_from_the_config_file(tmp_path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {maxInputBytes: '100'}\n")
+    proc = run_process(["render", "--config", str(config), str(QUICKSTART)])
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert proc.stderr.decode().startswith("error: input is ")
+    assert "more than maxInputBytes 100" in proc.stderr.decode()
+
+
+def test_render_refuses_a_file_over_the_cap_without_reading_it_all(tmp_path) -> None:
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as handle:
+        handle.truncate(limits.CAPS.maxInputBytes + 10)  # sparse: costs no disk
+    proc = run_process(["render", str(tmp_path)])
+    assert proc.returncode == 1
+    assert "larger than the hard limit of 33554432 bytes" in proc.stderr.decode()
+
+
+# --- generated objects edited by hand ------------------------------------------------------
+
+
+def _output_of(case: str) -> str:
+    return (TESTDATA / case / "expected.yaml").read_text()
+
+
+def test_our_own_output_is_not_a_hand_edit() -> None:
+    rl = krm.parse_resource_list(_output_of("seed-registry-pull-secret"))
+    owned = [i for i in rl.items if ownership.is_owned(i)]
+    assert owned and not any(ownership.edited(i) for i in owned)
+
+
+def test_moving_or_reformatting_a_generated_file_is_not_a_hand_edit() -> None:
+    rl = krm.parse_resource_list(_output_of("seed-registry-pull-secret"))
+    obj = next(i for i in rl.items if ownership.is_owned(i))
+    moved = yamlio.load_all(yamlio.dump(obj))[0]
+    moved["metadata"]["annotations"][krm.PATH] = "elsewhere/es.yaml"
+    moved["metadata"]["annotations"][krm.INDEX] = "3"
+    moved["metadata"] = dict(reversed(list(moved["metadata"].items())))  # key order does not matter
+    assert not ownership.edited(moved)
+
+
+def test_any_change_to_a_generated_object_is_a_hand_edit() -> None:
+    rl = krm.parse_resource_list(_output_of("seed-registry-pull-secret"))
+    obj = next(i for i in rl.items if ownership.is_owned(i))
+    obj["spec"]["data"][0]["remoteRef"]["key"] = "elsewhere"
+    assert ownership.edited(obj)
+    out = pipeline.run(rl)
+    assert obj in out.items  # kept as edited, not overwritten
+    assert [r.field_path for r in out.results] == ["metadata.annotations.secretref-fn.openchoreo.dev/checksum"]
+    assert [ownership.identity(i) for i in out.items].count(ownership.identity(obj)) == 1
