@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import krm, lint, sources
+from . import krm, lint, ownership, sources
 from .constants import PLANE_ANNOTATION
 from .inventory import Store
 from .pipeline import Analysis
@@ -195,7 +195,7 @@ def _by_key(analysis: Analysis) -> dict[tuple[str, str], dict]:
     out = {}
     for obj in sources.to_apply(analysis.generated):
         plane = krm.annotations(obj).get(PLANE_ANNOTATION, "")
-        out[(plane, f"{krm.namespace(obj)}/{krm.name(obj)}")] = obj
+        out[(plane, f"{krm.namespace(obj)}/{krm.name(obj)}")] = ownership.content(obj)  # the checksum follows
     return out
 
 

@@ -25,7 +25,8 @@ def is_owned(obj: dict) -> bool:
     return krm.labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
 
 
-def _content(obj: dict) -> dict:
+def content(obj: dict) -> dict:
+    """``obj`` without its checksum and orchestrator annotations: what the checksum covers."""
     ann = krm.annotations(obj)
     skip = [k for k in ann if k == CHECKSUM_ANNOTATION or k.startswith(krm.ORCHESTRATOR_ANNOTATION_PREFIXES)
             or k in krm.ORCHESTRATOR_ANNOTATIONS]
@@ -36,7 +37,7 @@ def _content(obj: dict) -> dict:
 
 
 def checksum(obj: dict) -> str:
-    canonical = json.dumps(yamlio.to_json_data(_content(obj)), sort_keys=True, separators=(",", ":"),
+    canonical = json.dumps(yamlio.to_json_data(content(obj)), sort_keys=True, separators=(",", ":"),
                            ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
