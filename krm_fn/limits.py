@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,43 @@ def _children(node: Node) -> Iterable[Node]:
 
 def measure_node(root: Node, measure: Measure) -> None:
     """Depth and alias expansion of one composed document; raises :class:`LimitError` at a cap.
+
+    Most documents have no alias: one quick pre-order pass over the
+    collections finds their depth.  The first node met twice (an alias)
+    switches to the general walk.
+    """
+    if isinstance(root, ScalarNode):
+        return
+    seen = {id(root)}
+    stack = [(root, 1)]
+    deepest = 0
+    try:
+        while stack:
+            node, level = stack.pop()
+            if level > deepest:
+                deepest = level
+                if level > CAPS.maxDepth:
+                    raise LimitError(problem("maxDepth", f"at least {level}", CAPS.maxDepth, True),
+                                     node.start_mark.line + 1 if node.start_mark else None)
+            for child in _children(node):
+                key = id(child)
+                if key in seen:
+                    raise _Shared
+                seen.add(key)
+                if type(child) is not ScalarNode:
+                    stack.append((child, level + 1))
+    except _Shared:
+        _measure_shared(root, measure)
+        return
+    measure.depth = max(measure.depth, deepest)
+
+
+class _Shared(Exception):
+    """A node reached twice: the document uses aliases."""
+
+
+def _measure_shared(root: Node, measure: Measure) -> None:
+    """The general walk, for documents with aliases (shared nodes).
 
     Iterative post-order walk over distinct nodes: ``size`` is the node count
     of the fully expanded subtree, so ``size(root) - distinct nodes`` is what

@@ -209,3 +209,16 @@ def test_any_change_to_a_generated_object_is_a_hand_edit() -> None:
     assert obj in out.items  # kept as edited, not overwritten
     assert [r.field_path for r in out.results] == ["metadata.annotations.secretref-fn.openchoreo.dev/checksum"]
     assert [ownership.identity(i) for i in out.items].count(ownership.identity(obj)) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\n", "[]\n", "x\n", "a: {b: [1, {c: [[]]}]}\n", "- &x [1, 2]\n- *x\n- [*x, *x]\n", "a: &s v\nb: *s\n",
+    "b: &b {x: 1}\na:\n  <<: *b\n  y: [[[2]]]\n", (TESTDATA / "seed-registry-pull-secret" / "expected.yaml").read_text(),
+])
+def test_quick_measure_agrees_with_the_general_walk(text: str) -> None:
+    """Documents without aliases take a quick path; it must measure exactly what the general walk does."""
+    node = yamlio._Loader(text).get_single_node()
+    quick, general = limits.Measure(), limits.Measure()
+    limits.measure_node(node, quick)
+    limits._measure_shared(node, general)
+    assert quick == general
