@@ -123,6 +123,7 @@ def _read(paths: tuple[str, ...], config_path: str | None) -> krm.ResourceList:
 
 def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -> int:
     if plane is not None:
+        plane = plane.strip()
         problem = plane_selector_problem(plane)
         if problem:
             raise click.BadParameter(problem, param_hint="--plane")
@@ -235,7 +236,11 @@ def schema(out_dir: str, check: bool) -> None:
 def _schema(out_dir: str, check: bool) -> int:
     from . import schemas
 
-    stale = schemas.stale(out_dir) if check else schemas.write(out_dir)
+    try:
+        stale = schemas.stale(out_dir) if check else schemas.write(out_dir)
+    except OSError as exc:
+        click.echo(f"error: {out_dir}: {exc.strerror or exc}", err=True)
+        return 1
     if check:
         for name in stale:
             click.echo(f"error: {out_dir}/{name} differs from the models; run: secretref-fn schema --out {out_dir}",

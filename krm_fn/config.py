@@ -140,6 +140,11 @@ def load(function_config: dict | None, results: Results) -> FunctionConfig | Non
         if spec is not None and not isinstance(spec, dict):
             results.error(f"spec must be a mapping, found a {type_name(spec)}", function_config, "spec")
             return None
+        stray = [k for k in function_config if k not in ("apiVersion", "kind", "metadata", "spec")]
+        for key in stray:
+            results.error(f"unknown field {key!r}: {CONFIG_KIND} settings go under spec", function_config, key)
+        if stray:
+            return None
         values = dict(spec or {})
         prefix = "spec"
     else:

@@ -9,6 +9,7 @@ SOURCE_ANNOTATION = _PREFIX + "source"  # on output: <namespace>/<SecretReferenc
 TARGET_NAMESPACE_ANNOTATION = _PREFIX + "target-namespace"  # on ServiceClass / Build
 REGISTRY_SERVER_ANNOTATION = _PREFIX + "registry-server"  # on SecretReference
 CREDENTIALS_SECRET_ANNOTATION = _PREFIX + "credentials-secret"  # written on Builds
+CONSUMER_ANNOTATIONS = (CREDENTIALS_SECRET_ANNOTATION,)  # what we write on consumers (removed when stale)
 CHECKSUM_ANNOTATION = _PREFIX + "checksum"  # on output: sha256 of the object as generated (hand edits show)
 
 OPENCHOREO_NAMESPACE = "openchoreo.dev/namespace"  # a consumer's home (control-plane) namespace

@@ -219,6 +219,22 @@ def _workload_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
             yield Need(obj, field, name, home, family, ns, name, key, key_field)
 
 
+def _warn_without_namespace(obj: dict, inv: Inventory, results: krm.Results) -> None:
+    """A workload with no namespace (a kustomize base, say) cannot be matched to SecretReferences."""
+    if home_namespace(obj):
+        return
+    found = _workload_refs(obj)
+    if found is None:
+        return
+    known = {name for _, name in inv.secret_refs} | {name for _, name in inv.invalid_secret_refs}
+    for name, field, _, _ in found[1]:
+        if name in known:
+            results.warning(f"{obj.get('kind')} has no metadata.namespace, so secret {name!r} cannot be matched to "
+                            "a SecretReference; set the namespace (or the openchoreo.dev/namespace label) before "
+                            "this function runs", obj, field)
+            return
+
+
 # --- OpenChoreo proposal consumers -----------------------------------------------
 
 
@@ -287,6 +303,8 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
         finder = _OPENCHOREO_FINDERS.get(obj.get("kind")) if isinstance(api, str) and \
             krm.group(api) == "openchoreo.dev" else None
         needs.extend(finder(obj, inv) if finder else _workload_needs(obj, inv))
+        if finder is None:
+            _warn_without_namespace(obj, inv, results)
     needs.extend(releasebindings.find(items, inv, results))
     needs.extend(workflowruns.find(items, inv, results))
     needs.extend(_target_plane_needs(inv))

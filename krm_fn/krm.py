@@ -61,6 +61,22 @@ def group(api_version: str) -> str:
     return api_version.split("/", 1)[0] if "/" in api_version else ""
 
 
+def without_annotations(obj: dict, drop) -> dict:
+    """A copy of ``obj`` without the annotations whose key ``drop(key)`` accepts (``obj`` itself if none)."""
+    ann = annotations(obj)
+    if not any(drop(k) for k in ann):
+        return obj
+    out = dict(obj)
+    meta = dict(metadata(obj))
+    kept = {k: v for k, v in ann.items() if not drop(k)}
+    if kept:
+        meta["annotations"] = kept
+    else:
+        meta.pop("annotations", None)
+    out["metadata"] = meta
+    return out
+
+
 def is_local_config(obj: dict) -> bool:
     return str(annotations(obj).get(LOCAL_CONFIG, "")).lower() == "true"
 

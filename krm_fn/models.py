@@ -134,7 +134,7 @@ class SecretReferenceSpec(_Strict):
 # --- planes ----------------------------------------------------------------------
 
 
-class SecretStoreRef(_Lenient):
+class SecretStoreRef(_Strict):
     name: str = Field(min_length=1, description="Name of the ESO store in the plane's cluster.")
     kind: Literal["SecretStore", "ClusterSecretStore"] = Field(
         "ClusterSecretStore", description="ESO store kind (upstream OpenChoreo always uses ClusterSecretStore).")
@@ -181,6 +181,8 @@ def _message(error: dict) -> str:
         return "required field is missing"
     if kind == "extra_forbidden":
         return "unknown field"
+    if kind == "string_type":
+        return "expected a string; quote the value (YAML reads unquoted numbers, dates and true/false otherwise)"
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")
 

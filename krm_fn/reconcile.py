@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from . import krm, ownership
 from .config import FunctionConfig
+from .constants import CONSUMER_ANNOTATIONS
 from .inventory import Inventory
 from .plan import Planned
 
@@ -62,6 +63,10 @@ def merge(items: list, inv: Inventory, generated: list[dict], annotate: dict[int
         if index in inv.owned:
             continue
         extra = annotate.get(id(obj)) if isinstance(obj, dict) else None
-        out.append(_with_annotations(obj, extra) if extra else obj)
+        if extra:
+            obj = _with_annotations(obj, extra)
+        elif isinstance(obj, dict) and any(k in krm.annotations(obj) for k in CONSUMER_ANNOTATIONS):
+            obj = krm.without_annotations(obj, CONSUMER_ANNOTATIONS.__contains__)  # its ExternalSecret is gone
+        out.append(obj)
     out.extend(generated)
     return out

@@ -85,6 +85,29 @@ def escape_template(text: str) -> str:
     return text.replace("{{", '{{ "{{" }}')
 
 
+# Keys the API server requires in a Secret of each type: (all of, any of).  A dockerconfigjson
+# Secret's .dockerconfigjson may also be built from username/password (below).
+_REQUIRED_KEYS = {
+    "kubernetes.io/tls": (("tls.crt", "tls.key"), ()),
+    "kubernetes.io/ssh-auth": (("ssh-privatekey",), ()),
+    "kubernetes.io/dockercfg": ((".dockercfg",), ()),
+    "kubernetes.io/basic-auth": ((), ("username", "password")),
+}
+
+
+def _check_required_keys(ref: SecretRef) -> None:
+    """A typed Secret missing its required keys fails only at sync time, in the plane: refuse it here."""
+    required = _REQUIRED_KEYS.get(ref.spec.template.type)
+    if required is None:
+        return
+    keys = ref.spec.keys()
+    all_of, any_of = required
+    if any(k not in keys for k in all_of) or (any_of and not any(k in keys for k in any_of)):
+        need = " and ".join(all_of) if all_of else " or ".join(any_of)
+        raise RenderError(f"SecretReference {ref.source} of type {ref.spec.template.type} needs key {need} "
+                          f"(Kubernetes refuses the Secret otherwise); it has: {', '.join(keys)}", "spec.data")
+
+
 def _dockerconfig_template(ref: SecretRef) -> str | None:
     """The ``.dockerconfigjson`` template for username/password references, else None.
 
@@ -127,6 +150,8 @@ def _template(content: Content) -> dict:
     source SecretReference (the first one wins on a clash).
     """
     ref = content.template_ref
+    if ref is not None:
+        _check_required_keys(ref)
     template: dict = {"type": ref.spec.template.type if ref is not None else "Opaque",
                       "engineVersion": "v2", "mergePolicy": "Replace"}
     labels: dict[str, str] = {}
@@ -164,17 +189,26 @@ def _data(content: Content, native: bool) -> list[dict]:
     return [{"secretKey": e.secret_key, "remoteRef": _remote(e.item, native)} for e in content.entries]
 
 
-def _refresh(content: Content, config: fnconfig.FunctionConfig) -> str:
-    """The copied SecretReference's interval; for picked entries the shortest of their sources'."""
+def _refresh(content: Content, config: fnconfig.FunctionConfig) -> dict:
+    """The copied SecretReference's interval; for picked entries the shortest of their sources'.
+
+    An interval of 0 means "no periodic refresh".  ESO alone would then never
+    sync again, not even when the ExternalSecret changes in Git; so 0 is
+    written with ``refreshPolicy: OnChange`` (ESO >= 0.16): sync on every
+    change, never on a timer.  A positive interval of another source wins.
+    """
     refs = [content.template_ref] if content.template_ref is not None else content.sources
     intervals = [fnconfig.canonical_refresh(config, r.spec.refreshInterval) for r in refs]
-    return min(intervals, key=durations.parse)
+    periodic = [i for i in intervals if durations.parse(i) > 0]
+    if periodic:
+        return {"refreshInterval": min(periodic, key=durations.parse)}
+    return {"refreshInterval": "0s", "refreshPolicy": "OnChange"}
 
 
 def _native_spec(content: Content, config: fnconfig.FunctionConfig) -> dict:
     target = content.target
     return {
-        "refreshInterval": _refresh(content, config),
+        **_refresh(content, config),
         "secretStoreRef": {"name": target.store.name, "kind": target.store.kind},
         "target": {
             "name": target.name,
@@ -190,6 +224,7 @@ def _upstream_spec(content: Content) -> dict:
     """Field for field what OpenChoreo's stock templates write (openchoreo-api.md section 8)."""
     target: dict = {"name": content.target.name, "creationPolicy": "Owner"}
     if content.upstream == UPSTREAM_WORKFLOW and content.template_ref is not None:
+        _check_required_keys(content.template_ref)
         target["template"] = {"type": content.template_ref.spec.template.type}
     return {
         "refreshInterval": UPSTREAM_REFRESH,

@@ -112,7 +112,9 @@ def read_config(path: str) -> dict:
 
 
 def is_config(obj) -> bool:
-    return isinstance(obj, dict) and obj.get("kind") == CONFIG_KIND and obj.get("apiVersion") == CONFIG_API_VERSION
+    """A SecretFanout of any fn.openchoreo.dev version: a wrong version is reported, not ignored."""
+    api = obj.get("apiVersion") if isinstance(obj, dict) else None
+    return isinstance(api, str) and obj.get("kind") == CONFIG_KIND and krm.group(api) == krm.group(CONFIG_API_VERSION)
 
 
 def find_config(items: list) -> dict | None:
@@ -124,19 +126,8 @@ def find_config(items: list) -> dict | None:
 
 
 def _strip(obj: dict) -> dict:
-    ann = krm.annotations(obj)
-    drop = [k for k in ann if k.startswith(krm.ORCHESTRATOR_ANNOTATION_PREFIXES) or k in krm.ORCHESTRATOR_ANNOTATIONS]
-    if not drop:
-        return obj
-    out = dict(obj)
-    meta = dict(krm.metadata(obj))
-    kept = {k: v for k, v in ann.items() if k not in drop}
-    if kept:
-        meta["annotations"] = kept
-    else:
-        meta.pop("annotations", None)
-    out["metadata"] = meta
-    return out
+    return krm.without_annotations(
+        obj, lambda k: k.startswith(krm.ORCHESTRATOR_ANNOTATION_PREFIXES) or k in krm.ORCHESTRATOR_ANNOTATIONS)
 
 
 def to_apply(items: list, plane: str | None = None) -> list:

@@ -135,3 +135,27 @@ def test_render_missing_path() -> None:
     proc = run_process(["render", "/nonexistent/folder"])
     assert proc.returncode == 1
     assert proc.stderr.decode().strip() == "error: /nonexistent/folder: no such file or directory"
+
+
+def test_render_plane_option_tolerates_surrounding_blanks() -> None:
+    proc = run_process(["render", "--plane", " DataPlane/acme/production ", str(QUICKSTART)])
+    assert proc.returncode == 0, proc.stderr
+    assert [d["metadata"]["name"] for d in yaml.safe_load_all(proc.stdout)] == ["dockerhub-creds", "orders-db"]
+
+
+def test_render_reports_a_secretfanout_of_another_version(tmp_path) -> None:
+    pkg = tmp_path / "pkg"
+    shutil.copytree(QUICKSTART, pkg)
+    config = pkg / "secretfanout.yaml"
+    config.write_text(config.read_text().replace("fn.openchoreo.dev/v1alpha1", "fn.openchoreo.dev/v1beta1"))
+    proc = run_process(["render", str(pkg)])
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert "unsupported function config fn.openchoreo.dev/v1beta1/SecretFanout" in proc.stderr.decode()
+
+
+def test_schema_out_that_cannot_be_written_is_a_clear_error(tmp_path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    proc = run_process(["schema", "--out", str(blocker / "sub")])
+    assert proc.returncode == 1
+    assert proc.stderr.decode().startswith(f"error: {blocker / 'sub'}:") and b"Traceback" not in proc.stderr
