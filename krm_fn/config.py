@@ -52,7 +52,7 @@ class FunctionConfig(BaseModel):
     @field_validator("defaultRefreshInterval")
     @classmethod
     def _duration(cls, value: str) -> str:
-        return models._duration(value) or value
+        return models.check_duration(value) or value
 
     @field_validator("outputDir")
     @classmethod

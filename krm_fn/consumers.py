@@ -14,6 +14,7 @@ from . import krm, names
 from .constants import (CREDENTIALS_SECRET_ANNOTATION, OPENCHOREO_NAMESPACE, TARGET_NAMESPACE_ANNOTATION)
 from .inventory import Inventory, PlaneId
 from .models import GROUP
+from .openchoreo_naming import git_secret_name
 
 
 @dataclass(frozen=True)
@@ -243,16 +244,11 @@ def _target_namespace(obj: dict) -> str:
     return value if isinstance(value, str) and value else krm.namespace(obj)
 
 
-def build_secret_name(build_name: str) -> str:
-    """The ExternalSecret (and Secret) a Build's git credentials land in."""
-    return f"{build_name}-git-secret"
-
-
 def _build_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
     name = _str(_get(obj, "spec", "repository", "credentialsRef"))
     if name:
         yield Need(obj, "spec.repository.credentialsRef", name, home_namespace(obj), "build",
-                   _target_namespace(obj), build_secret_name(krm.name(obj)))
+                   _target_namespace(obj), git_secret_name(krm.name(obj)))
 
 
 def _service_class_refs(obj: dict) -> Iterator[Ref]:

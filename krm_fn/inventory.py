@@ -89,8 +89,6 @@ class Inventory:
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     hand_edited: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # by ownership.identity
 
-    def planes_of_family(self, family: str) -> list[Plane]:
-        return [p for p in self.planes.values() if p.id.family == family]
 
 
 def _is_openchoreo(obj: dict) -> bool:

@@ -51,7 +51,8 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
-def _duration(value: Optional[str]) -> Optional[str]:
+def check_duration(value: Optional[str]) -> Optional[str]:
+    """A non-negative Go duration, or None; ValueError with a hint otherwise."""
     if value is None:
         return None
     try:
@@ -125,7 +126,7 @@ class SecretReferenceSpec(_Strict):
     targetPlane: Optional[PlaneRef] = Field(
         None, description="Also deliver this secret to that plane, in this namespace, even without a consumer.")
 
-    _check_interval = field_validator("refreshInterval")(_duration)
+    _check_interval = field_validator("refreshInterval")(check_duration)
 
     def keys(self) -> list[str]:
         return [item.secretKey for item in self.data]
