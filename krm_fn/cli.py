@@ -13,8 +13,7 @@ from typing import Callable
 
 import click
 
-from . import __version__, krm, limits, pipeline, sources, yamlio
-from .config import plane_selector_problem
+from . import __version__, fastio, krm, limits, yamlio
 
 HELP = """Fan OpenChoreo SecretReferences out to per-plane External Secrets Operator ExternalSecrets.
 
@@ -31,6 +30,13 @@ transformer, or directly:
 and prints the manifests to apply; `explain PATH...` shows the fan-out,
 `lint PATH...` reports problems, `schema` writes JSON Schemas for editors.
 """
+
+
+def _pipeline():
+    """The pipeline, imported on first use (its pydantic models take most of the start-up time)."""
+    from . import pipeline
+
+    return pipeline
 
 
 def _guard(body: Callable[[], int]) -> None:
@@ -65,16 +71,21 @@ def _report(results: krm.Results) -> None:
 
 def _function_mode() -> int:
     data = sys.stdin.buffer.read(limits.CAPS.maxInputBytes + 1)  # never more than the cap in memory
+    reader = fastio.Reader()  # unchanged items are written back as the text they came in as
     try:
         measure = limits.Measure()
         limits.check_bytes(len(data), measure)
-        rl = krm.parse_resource_list(yamlio.decode(data), measure)
-        pipeline.check_limits(rl.measure, rl.function_config)
+        rl = krm.parse_resource_list(yamlio.decode(data), measure, reader.load)
+        # No items and no config: nothing to read or validate, so the pipeline (and
+        # pydantic, most of the start-up time) is not even imported (`kpt fn doc`, empty packages).
+        work = bool(rl.items) or rl.function_config is not None
+        if work or limits.exceeded(rl.measure, limits.DEFAULTS):
+            _pipeline().check_limits(rl.measure, rl.function_config)
     except (krm.InputError, yamlio.YamlError, limits.LimitError) as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
-    out = pipeline.run(rl)
-    _write(yamlio.dump(out.to_dict()))
+    out = _pipeline().run(rl) if work else rl
+    _write(reader.dump(out))
     _report(out.results)
     return 1 if out.results.has_errors else 0
 
@@ -110,6 +121,8 @@ def render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -
 
 def _read(paths: tuple[str, ...], config_path: str | None) -> krm.ResourceList:
     """The ResourceList that plain files stand for; raises sources.SourceError (a limit crossed too)."""
+    from . import pipeline, sources
+
     measure = limits.Measure()
     config = sources.read_config(config_path) if config_path else None
     items = sources.read_paths(paths, measure)
@@ -122,7 +135,11 @@ def _read(paths: tuple[str, ...], config_path: str | None) -> krm.ResourceList:
 
 
 def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -> int:
+    from . import sources
+
     if plane is not None:
+        from .config import plane_selector_problem
+
         plane = plane.strip()
         problem = plane_selector_problem(plane)
         if problem:
@@ -133,7 +150,7 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
         click.echo(f"error: {exc}", err=True)
         return 1
     overrides = {"planes": [plane]} if plane else None
-    out = pipeline.run(rl, overrides)
+    out = _pipeline().run(rl, overrides)
     _report(out.results)
     if out.results.has_errors:
         return 1
@@ -170,6 +187,7 @@ def explain(paths: tuple[str, ...], fmt: str, base: str | None, config_path: str
 def _explain(paths: tuple[str, ...], fmt: str, base: str | None, config_path: str | None) -> int:
     from . import explain as explain_mod
     from . import explain_formats as formats
+    from . import pipeline, sources
 
     if base is not None and fmt in ("mermaid", "dot"):
         raise click.BadParameter("--diff prints a list: use --format text, table or json", param_hint="--format")
@@ -210,6 +228,8 @@ def lint(paths: tuple[str, ...], config_path: str | None) -> None:
 
 
 def _lint(paths: tuple[str, ...], config_path: str | None) -> int:
+    from . import pipeline, sources
+
     try:
         analysis = pipeline.analyze(_read(paths, config_path), VALIDATE)
     except sources.SourceError as exc:

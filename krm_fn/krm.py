@@ -6,7 +6,7 @@ own passes through untouched); these helpers read the few fields we need.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from . import limits, yamlio
 
@@ -205,16 +205,19 @@ class ResourceList:
         return out
 
 
-def parse_resource_list(text: str, measure: limits.Measure | None = None) -> ResourceList:
+def parse_resource_list(text: str, measure: limits.Measure | None = None,
+                        load: Callable[[str, limits.Measure], list] = yamlio.load_all) -> ResourceList:
     """Read one ResourceList (or ``kind: List``) from a YAML/JSON stream.
 
     Item-level problems (an item that is not an object, has no kind...) become
     results; only a stream that is not a ResourceList at all raises.
     ``measure`` (default: a new one) records size, depth and aliases.
+    ``load`` reads and measures the documents (default :func:`yamlio.load_all`;
+    the function's command line passes :meth:`fastio.Reader.load`).
     """
     measure = measure if measure is not None else limits.Measure(inputBytes=len(text))
     try:
-        docs = [d for d in yamlio.load_all(text, measure) if d is not None]
+        docs = [d for d in load(text, measure) if d is not None]
     except yamlio.YamlError as exc:
         raise InputError(str(exc)) from None
     if not docs:

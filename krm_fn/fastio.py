@@ -1,0 +1,345 @@
+"""The fast ResourceList path: native parsing, and unchanged items passed through as text.
+
+Reading and writing YAML with PyYAML's Python constructor and representer
+costs seconds on a large package, while the function itself needs a fraction
+of that.  So, in function mode:
+
+* **Split.** A block-style ResourceList (what kpt and kustomize send) is cut
+  into its top-level part and one text chunk per item, by lines: an item
+  starts with ``- `` at the items' indentation and runs until the next line
+  at that indentation or less.  YAML forbids any line of an item (plain or
+  quoted continuation lines, block scalars) from being indented that little,
+  so the cut is exact.  Anything unusual (flow-style items, tabs, carriage
+  returns, document markers, characters YAML forbids, an item not starting
+  with a plain key) makes :func:`Reader.load` use :func:`yamlio.load_all` on
+  the whole text instead.
+* **Parse.** The whole text is parsed once by ``yaml_rs`` (Rust, YAML 1.2
+  core schema, duplicate keys are errors).  Its scalar meanings equal
+  yamlio's (go-yaml v3) for every plain scalar *except* numbers and
+  timestamps, whose text yamlio keeps as :class:`yamlio.RawScalar`.  An item
+  whose text contains anything where the two could differ (a plain token
+  that starts like a number but is not a canonical decimal integer, a tag,
+  an anchor or alias, a merge key, a complex key, a non-empty flow
+  collection) is parsed again, alone, by yamlio: exact, at yamlio's speed.
+  In the other items, canonical integers become ``RawScalar``s with the same
+  text.  The top-level part (``functionConfig``) is always read by yamlio.
+  Any yaml_rs error means the whole text goes through yamlio, which reports
+  it with a line number.
+* **Write.** An output item that *is* an input item (the pipeline passed it
+  through untouched) is written as the very text it came in as, re-indented;
+  only generated or modified items are dumped by :func:`yamlio.dump`.  With
+  no pass-through text the output is byte-identical to
+  ``yamlio.dump(rl.to_dict())``.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import krm, yamlio
+
+# Characters YAML does not allow in a stream (PyYAML's reader rejects them too).
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Text in an item where yaml_rs and yamlio could give different values.
+# Both agree on strings, booleans and nulls (YAML 1.2 core words); they
+# differ on numbers and timestamps other than canonical decimal integers,
+# whose text only yamlio keeps, and on tags, anchors, merge keys, complex
+# keys.  Over-approximates (a match inside a quoted string or a block scalar
+# counts too), which only costs speed.  Once flow collections are excluded,
+# a plain scalar starts at a line start or after whitespace.
+def _body(pattern: re.Pattern) -> str:
+    return pattern.pattern[1:-1]  # without ^ and $
+
+
+_NUMBER_OR_TIMESTAMP = (
+    rf"(?:{_body(yamlio._GO_TIMESTAMP)}|{_body(yamlio._GO_NUMBER)}|{_body(yamlio._GO_SPECIAL_FLOAT)})")
+# A plain scalar starts after a space or at a line start (a key, or a value
+# after "key: " or "- "); what follows a tag, anchor, flow indicator or "? "
+# is sent to yamlio anyway.
+_DIFFERS = re.compile(
+    r"<<"                                     # merge keys
+    r"|[:,][\[{](?![\]}])"                    # flow collection after a JSON-like key
+    r"|[ \n](?:"
+    r"[!&*]\S"                                # tags, anchors, aliases
+    r"|[\[{](?![\]}])"                        # non-empty flow collections
+    r"|\?\s"                                  # complex keys
+    r"|-?[0-9]+:\s"                            # integer keys
+    # a plain scalar go-yaml reads as a number or timestamp, other than a canonical decimal integer
+    rf"|(?!(?:0|-?[1-9][0-9]*):?\s){_NUMBER_OR_TIMESTAMP}:?(?=\s))")
+# Where _DIFFERS could match: a search for these is fast, one with all of
+# _DIFFERS's branches several times slower.
+_CANDIDATE = re.compile(r"<<|[:,][\[{]|[ \n](?:[+.0-9!&*\[{?]|-[^ \n])")
+_INTEGER = re.compile(r"\s-?[0-9]")
+
+
+def _differs(chunk: str) -> bool:
+    """Could yaml_rs read some scalar of this item (a dedented chunk) differently from yamlio?"""
+    text = "\n" + chunk
+    return any(_DIFFERS.match(text, m.start()) for m in _CANDIDATE.finditer(text))
+
+
+_ITEMS = re.compile(r"^items:[ ]*\n", re.MULTILINE)
+_FIRST_CONTENT = re.compile(r"^( *)([^ \n])", re.MULTILINE)
+
+
+class _Split:
+    __slots__ = ("header", "chunks")
+
+    def __init__(self, header: str, chunks: list[str]):
+        self.header = header
+        self.chunks = chunks
+
+
+def split(text: str) -> _Split | None:
+    """The top-level text (items emptied) and each item's text, dedented; None if not provably right.
+
+    Items are ``- `` at one indentation ``k`` followed by a plain key; every
+    other non-blank line of the items must be indented at least ``k + 2``
+    (the items' content), and the items end at the first line at column 0.
+    """
+    if "\t" in text or "\r" in text or "\x00" in text or _NON_PRINTABLE.search(text):
+        return None
+    found = _ITEMS.search(text)
+    if found is None or _ITEMS.search(text, found.end()) is not None:
+        return None
+    head = text[:found.end()]
+    if re.search(r"^(?:---|\.\.\.|%)", head, re.MULTILINE) or not re.match(r"[^\s#-]", head.lstrip("\n")):
+        return None  # several documents, directives, or not a mapping
+    first = _FIRST_CONTENT.search(text, found.end())
+    if first is None:
+        return None
+    k = len(first.group(1))
+    end_pattern = r"^(?!- )[^ \n]" if k == 0 else r"^[^ \n]"
+    end = re.compile(end_pattern, re.MULTILINE).search(text, found.end())
+    stop = end.start() if end is not None else len(text)
+    region = text[found.end() - 1:stop]  # from the newline ending "items:"
+    tail = text[stop:]
+    if re.search(r"^(?:---|\.\.\.|%)", tail, re.MULTILINE):
+        return None
+    if not region.endswith("\n"):
+        region += "\n"
+    # Every non-blank line is an item start or indented past the items' content column.
+    if re.search(rf"\n(?! {{{k}}}- [^\s{{}}\[\]\"'!&*|>?%@`#,-]) {{0,{k + 1}}}[^ \n]", region):
+        return None
+    marked = re.sub(rf"\n {{{k}}}- ", "\n\x00", region)
+    dedented = re.sub(rf"\n {{1,{k + 2}}}", "\n", marked)
+    chunks = dedented[1:].split("\x00")
+    if chunks[0]:
+        return None
+    return _Split(head + tail, chunks[1:])
+
+
+def _raw_ints(value: Any) -> None:
+    """Canonical integers in yaml_rs data become RawScalars (yamlio's meaning), in place.
+
+    Integer keys never get here (:func:`_differs` sends such items to yamlio).
+    """
+    stack = [value]
+    raw, tag = yamlio.RawScalar, yamlio.INT
+    while stack:
+        node = stack.pop()
+        pairs = node.items() if type(node) is dict else enumerate(node)
+        for k, v in pairs:
+            t = type(v)
+            if t is int:
+                node[k] = raw(tag, str(v))
+            elif t is dict or t is list:
+                stack.append(v)
+
+
+def _native_items(text: str, count: int) -> list | None:
+    try:
+        import yaml_rs
+    except ImportError:  # pragma: no cover - a runtime dependency; yamlio still works
+        return None
+    try:
+        doc = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
+    except Exception:  # noqa: BLE001 - any problem: yamlio reads it and reports it
+        return None
+    items = doc.get("items") if isinstance(doc, dict) else None
+    if not isinstance(items, list) or len(items) != count:
+        return None
+    return items
+
+
+class Reader:
+    """Loads a ResourceList for :func:`krm.parse_resource_list` and writes the output back.
+
+    ``reader = Reader(); rl = krm.parse_resource_list(text, reader.load)``;
+    then ``reader.dump(pipeline.run(rl))``.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[Any, str]] = {}
+        self.fast = False  # whether the last load took the fast path
+
+    def load(self, text: str) -> list[Any]:
+        self._texts = {}
+        self.fast = False
+        parts = split(text)
+        native = _native_items(text, len(parts.chunks)) if parts is not None else None
+        if parts is None or native is None:
+            return yamlio.load_all(text)
+        docs = [d for d in yamlio.load_all(parts.header) if d is not None]
+        if len(docs) != 1 or not isinstance(docs[0], dict) or docs[0].get("items") is not None:
+            return yamlio.load_all(text)
+        items = []
+        for chunk, value in zip(parts.chunks, native):
+            if _differs(chunk):
+                try:
+                    exact = yamlio.load_all(chunk)
+                except yamlio.YamlError:
+                    return yamlio.load_all(text)
+                if len(exact) != 1:
+                    return yamlio.load_all(text)
+                value = exact[0]
+            elif _INTEGER.search(chunk):
+                _raw_ints(value)
+            items.append(value)
+            self._texts[id(value)] = (value, chunk)
+        docs[0]["items"] = items
+        self.fast = True
+        return docs
+
+    def text_of(self, item: Any) -> str | None:
+        """The input text of an item that passed through unchanged (same object), else None."""
+        entry = self._texts.get(id(item))
+        return entry[1] if entry is not None and entry[0] is item else None
+
+    def dump(self, rl: krm.ResourceList) -> str:
+        """``yamlio.dump(rl.to_dict())``, with unchanged items written as their input text."""
+        data = rl.to_dict()
+        items = data.pop("items")
+        if all(self.text_of(item) is None for item in items):
+            return dump(rl.to_dict())
+        out = [yamlio.dump({"apiVersion": data.pop("apiVersion"), "kind": data.pop("kind")}), "items:\n"]
+        run: list = []
+        for item in items:
+            text = self.text_of(item)
+            if text is None:
+                run.append(item)
+                continue
+            if run:
+                out.append(dump(run))
+                run = []
+            out.append(_as_item(text))
+        if run:
+            out.append(dump(run))
+        if data:
+            out.append(dump(data))
+        return "".join(out)
+
+
+def _as_item(chunk: str) -> str:
+    """A dedented item chunk as an entry of the output's ``items:`` (indentless, like yamlio.dump)."""
+    first, _, rest = chunk.partition("\n")
+    if not rest:
+        return f"- {first}\n"
+    indented = "\n".join(f"  {line}" if line else line for line in rest.split("\n"))
+    return f"- {first}\n{indented}"
+
+
+# --- writing generated objects ---------------------------------------------------------
+
+
+class _Unsupported(Exception):
+    """Data the block emitter below does not write exactly like yamlio.dump."""
+
+
+_SCALARS: dict[tuple, str] = {}
+
+
+def _scalar(value: Any) -> str:
+    """A single-line scalar as yamlio.dump writes it (plain, quoted), cached by value."""
+    kind = type(value)
+    if kind is str:
+        key: tuple = (str, value)
+    elif kind is yamlio.RawScalar:
+        key = (kind, value.tag, value.text)
+    elif value is None or kind is bool:
+        key = (kind, value)
+    else:
+        raise _Unsupported
+    text = _SCALARS.get(key)
+    if text is None:
+        if kind is str and "\n" in value:
+            raise _Unsupported  # block scalars are indented by context: leave them to PyYAML
+        text = yamlio.dump(value)
+        text = text[:-5] if text.endswith("\n...\n") else text[:-1]
+        if "\n" in text:
+            raise _Unsupported
+        if len(_SCALARS) < 100_000:
+            _SCALARS[key] = text
+    return text
+
+
+def _emit_mapping(data: dict, indent: str, out: list, first_prefix: str | None = None) -> None:
+    prefix = first_prefix
+    for key, value in data.items():
+        if type(key) is not str or not key or len(key) > 120:
+            raise _Unsupported  # PyYAML writes long keys as "? key"
+        head = f"{indent if prefix is None else prefix}{_scalar(key)}:"
+        prefix = None
+        _emit_value(value, head, indent, out, mapping_value=True)
+
+
+def _emit_value(value: Any, head: str, indent: str, out: list, mapping_value: bool) -> None:
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            out.append(f"{head} {{}}\n")
+        elif mapping_value:
+            out.append(head + "\n")
+            _emit_mapping(value, indent + "  ", out)
+        else:  # a sequence entry: the first key on the dash's line
+            _emit_mapping(value, indent + "  ", out, first_prefix=head + " ")
+    elif kind is list:
+        if not value:
+            out.append(f"{head} []\n")
+        elif mapping_value:  # indentless: entries at the key's indentation
+            out.append(head + "\n")
+            _emit_sequence(value, indent, out)
+        else:
+            _emit_sequence(value, indent + "  ", out, first_prefix=head + " ")
+    else:
+        out.append(f"{head} {_scalar(value)}\n")
+
+
+def _emit_sequence(data: list, indent: str, out: list, first_prefix: str | None = None) -> None:
+    prefix = first_prefix
+    for value in data:
+        head = f"{indent if prefix is None else prefix}-"
+        prefix = None
+        _emit_value(value, head, indent, out, mapping_value=False)
+
+
+def dump(data: Any) -> str:
+    """``yamlio.dump(data)``, byte for byte, several times faster on plain block data.
+
+    Mappings with string keys, lists, and single-line scalars are written
+    here (each distinct scalar's text comes from yamlio.dump once); a
+    top-level entry holding anything else (a multi-line string, a key of
+    another type) is written by yamlio.dump alone, which gives the same text
+    since top-level entries do not depend on each other.
+    """
+    if type(data) is dict and data:
+        entries, emit, alone = data.items(), _emit_mapping, lambda entry: {entry[0]: entry[1]}
+    elif type(data) is list and data:
+        entries, emit, alone = ((None, v) for v in data), _emit_sequence, lambda entry: [entry[1]]
+    else:
+        return yamlio.dump(data)
+    out: list[str] = []
+    for entry in entries:
+        part: list[str] = []
+        try:
+            key, value = entry
+            if key is not None and type(value) is list and value:  # an indentless list: entries at column 0
+                _emit_mapping({key: None}, "", part)
+                part = [part[0][:-len(" null\n")] + "\n", dump(value)]
+                out.extend(part)
+                continue
+            emit(alone(entry), "", part)
+        except _Unsupported:
+            part = [yamlio.dump(alone(entry))]
+        out.extend(part)
+    return "".join(out)
