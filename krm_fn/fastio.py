@@ -26,10 +26,14 @@ of that.  So, in function mode:
   Any yaml_rs error means the whole text goes through yamlio, which reports
   it with a line number.
 * **Write.** An output item that *is* an input item (the pipeline passed it
-  through untouched) is written as the very text it came in as, re-indented;
-  only generated or modified items are dumped by :func:`yamlio.dump`.  With
-  no pass-through text the output is byte-identical to
-  ``yamlio.dump(rl.to_dict())``.
+  through untouched) is written as the very text it came in as, re-indented,
+  unless its text is one yamlio.dump would not write: an item read by
+  yamlio above (anchors, aliases, tags, merge keys and flow collections are
+  not written out) or holding a plain string a YAML 1.1 reader takes for
+  something else (``on``, ``no``, ``12:30``: yamlio.dump quotes them).
+  Generated, modified and such items are written by :func:`dump`, which
+  gives ``yamlio.dump``'s text byte for byte, faster.  With no pass-through
+  text the output is byte-identical to ``yamlio.dump(rl.to_dict())``.
 """
 from __future__ import annotations
 
@@ -70,6 +74,11 @@ _DIFFERS = re.compile(
 # _DIFFERS's branches several times slower.
 _CANDIDATE = re.compile(r"<<|[:,][\[{]|[ \n](?:[+.0-9!&*\[{?]|-[^ \n])")
 _INTEGER = re.compile(r"\s-?[0-9]")
+# A plain string that go-yaml v3 reads as a string but a YAML 1.1 reader
+# (kubectl, Argo CD: go-yaml v2) would not: yamlio.dump quotes it, so an item
+# holding one is dumped rather than passed through as its text.
+_MISREAD = re.compile(r"[ \n](?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|="
+                      r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)(?=:?\s)")
 
 
 def _differs(chunk: str) -> bool:
@@ -185,18 +194,20 @@ class Reader:
             return yamlio.load_all(text)
         items = []
         for chunk, value in zip(parts.chunks, native):
-            if _differs(chunk):
+            if _differs(chunk):  # read exactly; written by yamlio.dump (no anchors, tags, merge keys out)
                 try:
                     exact = yamlio.load_all(chunk)
                 except yamlio.YamlError:
                     return yamlio.load_all(text)
                 if len(exact) != 1:
                     return yamlio.load_all(text)
-                value = exact[0]
-            elif _INTEGER.search(chunk):
+                items.append(exact[0])
+                continue
+            if _INTEGER.search(chunk):
                 _raw_ints(value)
             items.append(value)
-            self._texts[id(value)] = (value, chunk)
+            if not _MISREAD.search("\n" + chunk):
+                self._texts[id(value)] = (value, chunk)
         docs[0]["items"] = items
         self.fast = True
         return docs
