@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Measure secretref-fn against the YAML floors, in one run on one machine, and print a table.
+
+1. cold start: the function on an empty ResourceList, against ``python3 -c "import yaml"``;
+2. throughput at each size: the function end to end (a fresh process, stdin to
+   stdout) against (a) PyYAML's C loader + C dumper on the same input and
+   (b) yaml-rs parse + ryaml dump (the native reference);
+3. scaling: time at L / time at M;
+4. peak memory (max RSS) at L against the input size;
+5. inside kpt: ``kpt fn render`` of the M package with the function as an exec
+   mutator, against the same render with a no-op exec function (``cat``).
+
+Every figure is the median of ``--repeat`` runs (one run for L).  Usage:
+``python benchmarks/run.py [--sizes S,M,L] [--repeat 3] [--no-kpt] [--out DIR]``.
+Packages are generated on first use (benchmarks/generate.py, fixed seeds).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import generate  # noqa: E402
+
+PY = sys.executable
+FUNCTION = [PY, "-m", "krm_fn"]
+PYYAML_FLOOR = [PY, "-c", "import sys, yaml; d = yaml.load(sys.stdin.buffer.read(), Loader=yaml.CSafeLoader); "
+                "sys.stdout.write(yaml.dump(d, Dumper=yaml.CSafeDumper, sort_keys=False))"]
+NATIVE_FLOOR = [PY, "-c", "import sys, yaml_rs, ryaml; d = yaml_rs.loads(sys.stdin.read()); "
+                "sys.stdout.write(ryaml.dumps(d))"]
+EMPTY = b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n"
+
+
+def run_once(cmd: list[str], stdin: bytes, cwd: Path | None = None) -> tuple[float, int, int]:
+    """(wall seconds, max RSS in bytes, exit code) of one fresh process."""
+    with tempfile.TemporaryFile() as inp, open(os.devnull, "wb") as devnull:
+        inp.write(stdin)
+        inp.seek(0)
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=inp, stdout=devnull, stderr=subprocess.DEVNULL, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss * 1024, proc.returncode
+
+
+def median_run(cmd: list[str], stdin: bytes, repeat: int) -> tuple[float, int]:
+    times, rss = [], 0
+    for _ in range(repeat):
+        elapsed, peak, code = run_once(cmd, stdin)
+        if code not in (0, 1):  # 1: error results are still a full run
+            raise SystemExit(f"{' '.join(cmd[:3])} exited {code}")
+        times.append(elapsed)
+        rss = max(rss, peak)
+    return statistics.median(times), rss
+
+
+def kpt_render(pkg: Path, exec_script: str, repeat: int) -> float:
+    """Median wall time of ``kpt fn render`` on fresh copies of pkg with one exec mutator."""
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp) / "pkg"
+            shutil.copytree(pkg, work)
+            script = Path(tmp) / "fn.sh"
+            script.write_text(f"#!/bin/sh\n{exec_script}\n")
+            script.chmod(0o755)
+            kptfile = (work / "Kptfile").read_text().replace("mutators: []", f"mutators:\n  - exec: {script}")
+            (work / "Kptfile").write_text(kptfile)
+            start = time.perf_counter()
+            proc = subprocess.run(["kpt", "fn", "render", str(work), "--allow-exec", "--truncate-output=false"],
+                                  capture_output=True)
+            times.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                raise SystemExit(f"kpt fn render failed: {proc.stderr.decode()[-2000:]}")
+    return statistics.median(times)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="S,M,L")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-kpt", action="store_true", help="skip the kpt comparison")
+    parser.add_argument("--kpt-size", default="M")
+    parser.add_argument("--out", default=str(HERE / "out"))
+    parser.add_argument("--function", help="command to measure instead of 'python -m krm_fn' (e.g. an older checkout)")
+    args = parser.parse_args(argv)
+    if args.function:
+        FUNCTION[:] = shlex.split(args.function)
+    out = Path(args.out)
+    sizes = args.sizes.split(",")
+    rows: list[tuple[str, str, str, str]] = []  # measure, function, reference, ratio
+
+    def row(measure: str, fn: float, ref: float, unit: str = "s", target: str = "") -> None:
+        ratio = fn / ref if ref else float("nan")
+        rows.append((measure, f"{fn:.3f} {unit}" if unit == "s" else f"{fn / 1e6:.0f} MB",
+                     f"{ref:.3f} {unit}" if unit == "s" else f"{ref / 1e6:.1f} MB", f"{ratio:.2f}× {target}".strip()))
+
+    print(f"machine: {machine()}", file=sys.stderr)
+    cold, _ = median_run(FUNCTION, EMPTY, max(args.repeat, 5))
+    floor, _ = median_run([PY, "-c", "import yaml"], b"", max(args.repeat, 5))
+    row("cold start (empty ResourceList) vs `python3 -c 'import yaml'`", cold, floor, target="(target ≤ 3)")
+
+    timings: dict[str, float] = {}
+    for size in sizes:
+        label = generate.parse_size(size)[0]
+        path = out / label / "resource-list.yaml"
+        if not path.exists():
+            generate.generate(size, out, kpt=(size == args.kpt_size and not args.no_kpt))
+        data = path.read_bytes()
+        repeat = 1 if size == "L" else args.repeat
+        fn, rss = median_run(FUNCTION, data, repeat)
+        pyyaml, _ = median_run(PYYAML_FLOOR, data, repeat)
+        native, _ = median_run(NATIVE_FLOOR, data, repeat)
+        timings[label] = fn
+        mb = len(data) / 1e6
+        row(f"{label} ({mb:.1f} MB) vs PyYAML C parse + dump", fn, pyyaml, target="(target ≤ 0.5 at M, L)")
+        row(f"{label} ({mb:.1f} MB) vs yaml-rs parse + ryaml dump", fn, native, target="(target ≤ 3 at M, L)")
+        if label == "L" or size == sizes[-1]:
+            row(f"peak RSS at {label} vs input size", rss, len(data), unit="B", target="(target ≤ 5)")
+        print(f"{label}: function {fn:.3f}s, PyYAML {pyyaml:.3f}s, native {native:.3f}s", file=sys.stderr)
+    if "M" in timings and "L" in timings:
+        rows.append(("scaling: time at L / time at M", f"{timings['L']:.3f} s", f"{timings['M']:.3f} s",
+                     f"{timings['L'] / timings['M']:.2f} (target ≤ 11)"))
+
+    if not args.no_kpt and shutil.which("kpt"):
+        pkg = out / generate.parse_size(args.kpt_size)[0] / "pkg"
+        if not pkg.exists():
+            generate.generate(args.kpt_size, out, kpt=True)
+        with_fn = kpt_render(pkg, "exec " + shlex.join(FUNCTION), args.repeat)
+        noop = kpt_render(pkg, "exec cat", args.repeat)
+        row(f"kpt fn render of {args.kpt_size}: function vs no-op exec (cat)", with_fn, noop, target="(target ≤ 1.2)")
+
+    print(f"Machine: {machine()}\n")
+    print("| Measure | secretref-fn | Reference | Ratio |")
+    print("|---|---|---|---|")
+    for measure, fn_text, ref_text, ratio in rows:
+        print(f"| {measure} | {fn_text} | {ref_text} | {ratio} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
