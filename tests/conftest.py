@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from krm_fn import fastio, krm, pipeline, yamlio
+from krm_fn.yamlio import RawScalar
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT / "testdata"
@@ -49,6 +50,23 @@ def run_process(args: list[str], stdin: bytes = b"", cwd: Path | None = None,
     """The installed entry point as a separate process (python -m krm_fn)."""
     return subprocess.run([sys.executable, "-m", "krm_fn", *args], input=stdin, capture_output=True,
                           cwd=cwd, env=env, timeout=60)
+
+
+def same(a, b, path: str = "$") -> str | None:
+    """None when a and b are equal with equal types all the way down, else where they differ."""
+    if type(a) is not type(b):
+        return f"{path}: {type(a).__name__} {a!r} != {type(b).__name__} {b!r}"
+    if isinstance(a, dict):
+        if list(a) != list(b):
+            return f"{path}: keys {list(a)} != {list(b)}"
+        return next((r for k in a if (r := same(a[k], b[k], f"{path}.{k}"))), None)
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} != {len(b)} entries"
+        return next((r for i, (x, y) in enumerate(zip(a, b)) if (r := same(x, y, f"{path}[{i}]"))), None)
+    if isinstance(a, RawScalar):
+        return None if (a.tag, a.text) == (b.tag, b.text) else f"{path}: {a!r} != {b!r}"
+    return None if a == b else f"{path}: {a!r} != {b!r}"
 
 
 @pytest.fixture

@@ -1,0 +1,40 @@
+"""The benchmark scripts keep working (a tiny size; no timing is asserted: benchmarks are not tests)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT, run_text, run_text_exact, same
+from krm_fn import yamlio
+
+BENCH = ROOT / "benchmarks"
+
+
+def test_generate_writes_a_package_the_function_processes_cleanly(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, str(BENCH / "generate.py"), "--sizes", "6:4:30", "--out", str(tmp_path),
+                           "--kpt"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "6-4-30" / "resource-list.yaml").read_text()
+    assert (tmp_path / "6-4-30" / "pkg" / "Kptfile").is_file()
+    out, result = run_text(text)
+    assert not result.results.has_errors, [r.line() for r in result.results]
+    kinds = {item["kind"] for item in result.items}
+    assert {"SecretReference", "Environment", "ExternalSecret", "Deployment"} <= kinds
+    assert same(yamlio.load_all(out), yamlio.load_all(run_text_exact(text)[0])) is None
+
+
+def test_generate_is_deterministic(tmp_path) -> None:
+    for folder in ("a", "b"):
+        subprocess.run([sys.executable, str(BENCH / "generate.py"), "--sizes", "5:2:20", "--out",
+                        str(tmp_path / folder)], check=True, capture_output=True, timeout=120)
+    assert (tmp_path / "a" / "5-2-20" / "resource-list.yaml").read_bytes() == \
+        (tmp_path / "b" / "5-2-20" / "resource-list.yaml").read_bytes()
+
+
+def test_run_prints_the_table(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "5:2:20", "--repeat", "1", "--no-kpt",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "| Measure | secretref-fn | Reference | Ratio |" in proc.stdout
+    for measure in ("cold start", "vs PyYAML C parse + dump", "vs yaml-rs parse + ryaml dump", "peak RSS"):
+        assert measure in proc.stdout, measure

@@ -1,0 +1,190 @@
+"""The fast I/O path (krm_fn/fastio.py) means exactly what the yamlio path means.
+
+Both paths are tested on every golden case: the data read is the same value
+for value and type (RawScalar text included), and the output reads back to
+the same data.  Then the cases where the fast path must step aside.
+"""
+from __future__ import annotations
+
+import pytest
+
+from conftest import TESTDATA, run_process, run_text, run_text_exact, same
+from krm_fn import fastio, krm, yamlio
+from krm_fn.yamlio import RawScalar
+
+CASES = sorted(p.name for p in TESTDATA.iterdir() if (p / "input.yaml").is_file())
+RL = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n"
+
+
+def load(text: str) -> tuple[list, fastio.Reader]:
+    reader = fastio.Reader()
+    return reader.load(text), reader
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", ["input.yaml", "expected.yaml"])
+def test_fast_load_reads_what_yamlio_reads(case: str, name: str) -> None:
+    text = (TESTDATA / case / name).read_text()
+    docs, reader = load(text)
+    assert reader.fast, "every golden file is block style: the fast path should take it"
+    assert same(docs, yamlio.load_all(text)) is None
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_both_paths_write_the_same_data(case: str) -> None:
+    text = (TESTDATA / case / "input.yaml").read_text()
+    fast, fast_out = run_text(text)
+    exact, exact_out = run_text_exact(text)
+    assert same(yamlio.load_all(fast), yamlio.load_all(exact)) is None
+    assert [r.line() for r in fast_out.results] == [r.line() for r in exact_out.results]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_dump_is_yamlio_dump_byte_for_byte(case: str) -> None:
+    _, out = run_text_exact((TESTDATA / case / "input.yaml").read_text())
+    for data in (out.to_dict(), out.items, {"items": out.items, "x": {}, "y": []}):
+        assert fastio.dump(data) == yamlio.dump(data)
+
+
+@pytest.mark.parametrize("data", [
+    {"a": "line one\nline two\n", "b": ["x", {"c": None, "d": True}], "e": [[RawScalar(yamlio.INT, "0755")]]},
+    [{"on": "yes", "k" * 200: "long key", "12:30": "=", "": "empty key"}, 7, 1.5, []],
+    {"nested": {"deeper": [{"s": "it's \"quoted\"", "t": "#hash", "u": " lead", "v": "tab\there"}]}},
+])
+def test_fast_dump_falls_back_where_it_must(data) -> None:
+    assert fastio.dump(data) == yamlio.dump(data)
+
+
+def test_unchanged_items_keep_their_text_and_changed_ones_are_dumped() -> None:
+    text = RL + """\
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: keep   # a comment stays
+    namespace: acme
+  data:
+    list:    "kept as written"
+    when: '2001-12-14'
+- apiVersion: openchoreo.dev/v1alpha1
+  kind: SecretReference
+  metadata: {name: git, namespace: acme}
+  spec:
+    template:
+      type: kubernetes.io/basic-auth
+    data:
+        - secretKey: username
+          remoteRef: {key: secret/acme/git, property: username}
+        - secretKey: password
+          remoteRef: {key: secret/acme/git, property: password}
+- apiVersion: openchoreo.dev/v1alpha1
+  kind: BuildPlane
+  metadata:
+    name: ci
+    namespace: acme
+  spec:
+    secretStore: ci-store
+- apiVersion: openchoreo.dev/v1alpha1
+  kind: Build
+  metadata:
+    name: greeter
+    namespace: acme
+  spec:
+    repository:
+        url: https://github.com/acme/greeter.git
+        credentialsRef: git
+"""
+    out, result = run_text(text)
+    assert not result.results.has_errors
+    assert "    name: keep   # a comment stays\n    namespace: acme\n" in out
+    assert '    list:    "kept as written"\n' in out
+    # flow mappings are read by yamlio and written block style
+    assert "metadata: {name: git" not in out and "  metadata:\n    name: git\n" in out
+    # the Build gets an annotation: dumped, so its odd indentation is normalised
+    assert "    repository:\n      url: https://github.com/acme/greeter.git\n" in out
+    assert same(yamlio.load_all(out), yamlio.load_all(run_text_exact(text)[0])) is None
+    again, _ = run_text(out)
+    assert again == out
+
+
+@pytest.mark.parametrize("item, reason", [
+    ("mode: 0755", "octal-looking integer keeps its text"),
+    ("ratio: 1e3", "float keeps its text"),
+    ("when: 2001-12-14", "timestamp keeps its text"),
+    ("big: 1_000", "underscored number"),
+    ("a: &x {b: 1}\n  c: *x", "anchors and aliases"),
+    ("<<: {b: 1}\n  c: 2", "merge key"),
+    ("x: !!str 12", "tag"),
+    ("1: one", "integer key"),
+    ("? complex\n  : key", "complex key"),
+    ("args: [--port, 8080]", "flow sequence"),
+])
+def test_items_the_native_parser_could_misread_are_read_by_yamlio(item: str, reason: str) -> None:
+    text = RL + f"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  {item}\n"
+    docs, reader = load(text)
+    assert reader.fast, reason
+    assert same(docs, yamlio.load_all(text)) is None, reason
+    assert reader.text_of(docs[0]["items"][0]) is None, f"{reason}: must be dumped, not passed through"
+
+
+def test_canonical_integers_and_yaml_1_2_words_take_the_native_path() -> None:
+    text = RL + ("- apiVersion: v1\n  kind: Service\n  metadata:\n    name: s\n  spec:\n    ports:\n"
+                 "    - port: 80\n      targetPort: -1\n      big: 123456789012345678901234567890\n"
+                 "    flag: true\n    none: ~\n    word: yes-really\n")
+    docs, reader = load(text)
+    item = docs[0]["items"][0]
+    assert reader.text_of(item) is not None
+    assert item["spec"]["ports"][0]["port"] == RawScalar(yamlio.INT, "80")
+    assert same(docs, yamlio.load_all(text)) is None
+
+
+@pytest.mark.parametrize("word", ["on", "off", "yes", "no", "y", "N", "12:30", "="])
+def test_yaml_1_1_traps_are_dumped_quoted_not_passed_through(word: str) -> None:
+    text = RL + f"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  data:\n    v: {word}\n"
+    docs, reader = load(text)
+    assert reader.fast and reader.text_of(docs[0]["items"][0]) is None
+    out, _ = run_text(text)
+    assert f"    v: '{word}'\n" in out
+
+
+@pytest.mark.parametrize("text", [
+    '{"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": [{"kind": "A"}]}',
+    RL + "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n",
+    RL + "-\n  apiVersion: v1\n  kind: ConfigMap\n",
+    RL + "- apiVersion: v1\n\tkind: ConfigMap\n",
+    RL.replace("\n", "\r\n") + "- apiVersion: v1\r\n  kind: ConfigMap\r\n",
+    "---\n" + RL + "- apiVersion: v1\n  kind: ConfigMap\n",
+    RL + "- apiVersion: v1\n kind: ConfigMap\n",
+    RL + "- apiVersion: v1\n  kind: ConfigMap\n- &a x\n",
+])
+def test_shapes_that_cannot_be_split_use_yamlio(text: str) -> None:
+    try:
+        expected = yamlio.load_all(text)
+    except yamlio.YamlError as exc:
+        with pytest.raises(yamlio.YamlError) as got:
+            load(text)
+        assert str(got.value) == str(exc)
+        return
+    docs, reader = load(text)
+    assert not reader.fast
+    assert same(docs, expected) is None
+
+
+@pytest.mark.parametrize("text", [
+    RL + "- apiVersion: v1\n  kind: ConfigMap\n  kind: Secret\n",  # duplicate key
+    RL + "- apiVersion: v1\n  kind: ConfigMap\n  data: *nowhere\n",  # unknown alias
+    RL + "- apiVersion: v1\n  kind: \"ConfigMap\n",  # unterminated string
+    RL + "- apiVersion: v1\n  kind: ConfigMap\n  x: \x07\n",  # a character YAML forbids
+])
+def test_errors_are_yamlios_with_its_line_numbers(text: str) -> None:
+    with pytest.raises(yamlio.YamlError) as exact:
+        yamlio.load_all(text)
+    with pytest.raises(krm.InputError) as fast:
+        krm.parse_resource_list(text, fastio.Reader().load)
+    assert str(fast.value) == str(exact.value)
+
+
+def test_empty_resource_list_skips_the_pipeline_with_the_same_output() -> None:
+    text = RL.replace("items:\n", "items: []\n")
+    proc = run_process([], text.encode())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode() == run_text_exact(text)[0]
