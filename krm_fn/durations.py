@@ -6,6 +6,7 @@ Emitting the canonical form (``1h`` -> ``1h0m0s``) avoids perpetual diffs.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 _UNITS = {
@@ -102,5 +103,7 @@ def format(ns: int) -> str:  # noqa: A001 - mirrors Go's Duration.String
     return "-" + out if negative else out
 
 
+@functools.lru_cache(maxsize=256)
 def canonical(text: str) -> str:
+    """``format(parse(text))``; cached: every ExternalSecret of a run asks for one of a few intervals."""
     return format(parse(text))
