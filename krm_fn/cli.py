@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from typing import Callable
 
 import click
@@ -50,6 +49,8 @@ def _guard(body: Callable[[], int]) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - the user never sees a traceback
         if os.environ.get("SECRETREF_FN_DEBUG") == "1":
+            import traceback
+
             traceback.print_exc()
         # The exception text could quote input; only its type is printed.
         click.echo(f"secretref-fn: internal error ({type(exc).__name__}); please report it "

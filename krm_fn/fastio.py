@@ -42,8 +42,20 @@ from typing import Any
 
 from . import krm, yamlio
 
+class _Pattern:
+    """A regular expression compiled on first use (the function's start-up time matters)."""
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self._args = (pattern, flags)
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(re.compile(*self._args), name)
+        setattr(self, name, method)  # later lookups find it directly
+        return method
+
+
 # Characters YAML does not allow in a stream (PyYAML's reader rejects them too).
-_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NON_PRINTABLE = _Pattern("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Text in an item where yaml_rs and yamlio could give different values.
 # Both agree on strings, booleans and nulls (YAML 1.2 core words); they
 # differ on numbers and timestamps other than canonical decimal integers,
@@ -60,7 +72,7 @@ _NUMBER_OR_TIMESTAMP = (
 # A plain scalar starts after a space or at a line start (a key, or a value
 # after "key: " or "- "); what follows a tag, anchor, flow indicator or "? "
 # is sent to yamlio anyway.
-_DIFFERS = re.compile(
+_DIFFERS = _Pattern(
     r"<<"                                     # merge keys
     r"|[:,][\[{](?![\]}])"                    # flow collection after a JSON-like key
     r"|[ \n](?:"
@@ -72,12 +84,12 @@ _DIFFERS = re.compile(
     rf"|(?!(?:0|-?[1-9][0-9]*):?\s){_NUMBER_OR_TIMESTAMP}:?(?=\s))")
 # Where _DIFFERS could match: a search for these is fast, one with all of
 # _DIFFERS's branches several times slower.
-_CANDIDATE = re.compile(r"<<|[:,][\[{]|[ \n](?:[+.0-9!&*\[{?]|-[^ \n])")
-_INTEGER = re.compile(r"\s-?[0-9]")
+_CANDIDATE = _Pattern(r"<<|[:,][\[{]|[ \n](?:[+.0-9!&*\[{?]|-[^ \n])")
+_INTEGER = _Pattern(r"\s-?[0-9]")
 # A plain string that go-yaml v3 reads as a string but a YAML 1.1 reader
 # (kubectl, Argo CD: go-yaml v2) would not: yamlio.dump quotes it, so an item
 # holding one is dumped rather than passed through as its text.
-_MISREAD = re.compile(r"[ \n](?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|="
+_MISREAD = _Pattern(r"[ \n](?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|="
                       r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)(?=:?\s)")
 
 
@@ -87,8 +99,8 @@ def _differs(chunk: str) -> bool:
     return any(_DIFFERS.match(text, m.start()) for m in _CANDIDATE.finditer(text))
 
 
-_ITEMS = re.compile(r"^items:[ ]*\n", re.MULTILINE)
-_FIRST_CONTENT = re.compile(r"^( *)([^ \n])", re.MULTILINE)
+_ITEMS = _Pattern(r"^items:[ ]*\n", re.MULTILINE)
+_FIRST_CONTENT = _Pattern(r"^( *)([^ \n])", re.MULTILINE)
 
 
 class _Split:
