@@ -76,7 +76,9 @@ def _function_mode() -> int:
     try:
         measure = limits.Measure()
         limits.check_bytes(len(data), measure)
-        rl = krm.parse_resource_list(yamlio.decode(data), measure, reader.load)
+        text, data = yamlio.decode(data), b""  # hold the input once, not as bytes and text
+        rl = krm.parse_resource_list(text, measure, reader.load)
+        text = ""
         # No items and no config: nothing to read or validate, so the pipeline (and
         # pydantic, most of the start-up time) is not even imported (`kpt fn doc`, empty packages).
         work = bool(rl.items) or rl.function_config is not None
@@ -86,7 +88,10 @@ def _function_mode() -> int:
         click.echo(f"error: {exc}", err=True)
         return 1
     out = _pipeline().run(rl) if work else rl
-    _write(reader.dump(out))
+    stream = sys.stdout.buffer
+    for part in reader.dump_parts(out):  # in pieces: the output is never held as text and bytes at once
+        stream.write(part.encode("utf-8"))
+    stream.flush()
     _report(out.results)
     return 1 if out.results.has_errors else 0
 

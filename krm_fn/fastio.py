@@ -38,7 +38,7 @@ of that.  So, in function mode:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 
 from . import krm, yamlio
 
@@ -231,11 +231,16 @@ class Reader:
 
     def dump(self, rl: krm.ResourceList) -> str:
         """``yamlio.dump(rl.to_dict())``, with unchanged items written as their input text."""
+        return "".join(self.dump_parts(rl))
+
+    def dump_parts(self, rl: krm.ResourceList) -> Iterator[str]:
+        """:meth:`dump` in pieces, so a large output is never held twice (text and bytes) at once."""
         data = rl.to_dict()
         items = data.pop("items")
         if all(self.text_of(item) is None for item in items):
-            return dump(rl.to_dict())
-        out = [yamlio.dump({"apiVersion": data.pop("apiVersion"), "kind": data.pop("kind")}), "items:\n"]
+            yield dump(rl.to_dict())
+            return
+        yield yamlio.dump({"apiVersion": data.pop("apiVersion"), "kind": data.pop("kind")}) + "items:\n"
         run: list = []
         for item in items:
             text = self.text_of(item)
@@ -243,14 +248,13 @@ class Reader:
                 run.append(item)
                 continue
             if run:
-                out.append(dump(run))
+                yield dump(run)
                 run = []
-            out.append(_as_item(text))
+            yield _as_item(text)
         if run:
-            out.append(dump(run))
+            yield dump(run)
         if data:
-            out.append(dump(data))
-        return "".join(out)
+            yield dump(data)
 
 
 def _as_item(chunk: str) -> str:
