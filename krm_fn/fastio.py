@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from . import krm, yamlio
+from . import krm, limits, yamlio
 
 class _Pattern:
     """A regular expression compiled on first use (the function's start-up time matters)."""
@@ -124,13 +124,14 @@ def split(text: str) -> _Split | None:
     if found is None or _ITEMS.search(text, found.end()) is not None:
         return None
     head = text[:found.end()]
-    if re.search(r"^(?:---|\.\.\.|%)", head, re.MULTILINE) or not re.match(r"[^\s#-]", head.lstrip("\n")):
+    first_line = re.search(r"^[^\s#]", head, re.MULTILINE)  # after comments and blank lines
+    if re.search(r"^(?:---|\.\.\.|%)", head, re.MULTILINE) or first_line is None or first_line.group() == "-":
         return None  # several documents, directives, or not a mapping
     first = _FIRST_CONTENT.search(text, found.end())
     if first is None:
         return None
     k = len(first.group(1))
-    end_pattern = r"^(?!- )[^ \n]" if k == 0 else r"^[^ \n]"
+    end_pattern = r"^(?!- )[^ \n#]" if k == 0 else r"^[^ \n#]"  # comment lines stay with the item above
     end = re.compile(end_pattern, re.MULTILINE).search(text, found.end())
     stop = end.start() if end is not None else len(text)
     region = text[found.end() - 1:stop]  # from the newline ending "items:"
@@ -139,8 +140,8 @@ def split(text: str) -> _Split | None:
         return None
     if not region.endswith("\n"):
         region += "\n"
-    # Every non-blank line is an item start or indented past the items' content column.
-    if re.search(rf"\n(?! {{{k}}}- [^\s{{}}\[\]\"'!&*|>?%@`#,-]) {{0,{k + 1}}}[^ \n]", region):
+    # Every non-blank line is an item start, a comment, or indented past the items' content column.
+    if re.search(rf"\n(?! {{{k}}}- [^\s{{}}\[\]\"'!&*|>?%@`#,-]) {{0,{k + 1}}}[^ \n#]", region):
         return None
     marked = re.sub(rf"\n {{{k}}}- ", "\n\x00", region)
     dedented = re.sub(rf"\n {{1,{k + 2}}}", "\n", marked)
@@ -150,22 +151,27 @@ def split(text: str) -> _Split | None:
     return _Split(head + tail, chunks[1:])
 
 
-def _raw_ints(value: Any) -> None:
-    """Canonical integers in yaml_rs data become RawScalars (yamlio's meaning), in place.
+def _depth_and_raw_ints(value: Any, convert: bool) -> int:
+    """Nesting depth of yaml_rs data (collections, as limits.measure_node counts them);
+    with ``convert``, canonical integers become RawScalars (yamlio's meaning), in place.
 
     Integer keys never get here (:func:`_differs` sends such items to yamlio).
     """
-    stack = [value]
+    stack = [(value, 1)]
+    deepest = 0
     raw, tag = yamlio.RawScalar, yamlio.INT
     while stack:
-        node = stack.pop()
+        node, level = stack.pop()
+        if level > deepest:
+            deepest = level
         pairs = node.items() if type(node) is dict else enumerate(node)
         for k, v in pairs:
             t = type(v)
-            if t is int:
+            if t is int and convert:
                 node[k] = raw(tag, str(v))
             elif t is dict or t is list:
-                stack.append(v)
+                stack.append((v, level + 1))
+    return deepest
 
 
 def _native_items(text: str, count: int) -> list | None:
@@ -174,8 +180,10 @@ def _native_items(text: str, count: int) -> list | None:
     except ImportError:  # pragma: no cover - a runtime dependency; yamlio still works
         return None
     try:
-        doc = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error)
-    except Exception:  # noqa: BLE001 - any problem: yamlio reads it and reports it
+        # No alias may be expanded here: a stream with aliases is read (and measured) by yamlio.
+        doc = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error,
+                            alias_limits=yaml_rs.AliasLimits(max_total_replayed_events=0))
+    except Exception:  # noqa: BLE001 - any problem (recursion too): yamlio reads it and reports it
         return None
     items = doc.get("items") if isinstance(doc, dict) else None
     if not isinstance(items, list) or len(items) != count:
@@ -183,10 +191,14 @@ def _native_items(text: str, count: int) -> list | None:
     return items
 
 
+# An item's depth counts from the ResourceList: the document (1) and its items list (2).
+_ITEM_LEVEL = 2
+
+
 class Reader:
     """Loads a ResourceList for :func:`krm.parse_resource_list` and writes the output back.
 
-    ``reader = Reader(); rl = krm.parse_resource_list(text, reader.load)``;
+    ``reader = Reader(); rl = krm.parse_resource_list(text, measure, reader.load)``;
     then ``reader.dump(pipeline.run(rl))``.
     """
 
@@ -194,34 +206,51 @@ class Reader:
         self._texts: dict[int, tuple[Any, str]] = {}
         self.fast = False  # whether the last load took the fast path
 
-    def load(self, text: str) -> list[Any]:
+    def load(self, text: str, measure: limits.Measure | None = None) -> list[Any]:
+        """:func:`yamlio.load_all`'s documents, measured the same way (depth; aliases never get here)."""
         self._texts = {}
         self.fast = False
+        measure = measure if measure is not None else limits.Measure()
+        docs = self._load_fast(text, measure)
+        if docs is None:
+            self._texts = {}
+            return yamlio.load_all(text, measure)
+        self.fast = True
+        return docs
+
+    def _load_fast(self, text: str, measure: limits.Measure) -> list[Any] | None:
         parts = split(text)
         native = _native_items(text, len(parts.chunks)) if parts is not None else None
         if parts is None or native is None:
-            return yamlio.load_all(text)
-        docs = [d for d in yamlio.load_all(parts.header) if d is not None]
+            return None
+        found = limits.Measure()
+        docs = [d for d in yamlio.load_all(parts.header, found) if d is not None]
         if len(docs) != 1 or not isinstance(docs[0], dict) or docs[0].get("items") is not None:
-            return yamlio.load_all(text)
+            return None
         items = []
         for chunk, value in zip(parts.chunks, native):
-            if _differs(chunk):  # read exactly; written by yamlio.dump (no anchors, tags, merge keys out)
+            if type(value) is not dict or _differs(chunk):
+                # read exactly; written by yamlio.dump (no anchors, tags, merge keys out); an item
+                # that is not a mapping is an error result, and rare: no need to be fast
+                exact_measure = limits.Measure()
                 try:
-                    exact = yamlio.load_all(chunk)
+                    exact = yamlio.load_all(chunk, exact_measure)
                 except yamlio.YamlError:
-                    return yamlio.load_all(text)
+                    return None
                 if len(exact) != 1:
-                    return yamlio.load_all(text)
-                items.append(exact[0])
-                continue
-            if _INTEGER.search(chunk):
-                _raw_ints(value)
+                    return None
+                depth = exact_measure.depth
+                value = exact[0]
+            else:
+                depth = _depth_and_raw_ints(value, _INTEGER.search(chunk) is not None)
+                if not _MISREAD.search("\n" + chunk):
+                    self._texts[id(value)] = (value, chunk)
+            if depth + _ITEM_LEVEL > limits.CAPS.maxDepth:
+                return None  # yamlio reports it, with the line
+            found.depth = max(found.depth, depth + _ITEM_LEVEL)
             items.append(value)
-            if not _MISREAD.search("\n" + chunk):
-                self._texts[id(value)] = (value, chunk)
         docs[0]["items"] = items
-        self.fast = True
+        measure.depth = max(measure.depth, found.depth)
         return docs
 
     def text_of(self, item: Any) -> str | None:

@@ -35,7 +35,7 @@ def run_text(text: str) -> tuple[str, krm.ResourceList]:
     that the plain yamlio path gives the same data.
     """
     reader = fastio.Reader()
-    out = pipeline.run(krm.parse_resource_list(text, reader.load))
+    out = pipeline.run(krm.parse_resource_list(text, load=reader.load))
     return reader.dump(out), out
 
 
