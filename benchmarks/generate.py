@@ -82,9 +82,7 @@ class Generator:
     # --- helpers -------------------------------------------------------------------
     def add(self, obj: dict, path: str) -> None:
         ann = obj["metadata"].setdefault("annotations", {})
-        ann["config.kubernetes.io/path"] = path
         ann["internal.config.kubernetes.io/path"] = path
-        ann["config.kubernetes.io/index"] = "0"
         ann["internal.config.kubernetes.io/index"] = "0"
         self.items.append(obj)
 
@@ -176,10 +174,8 @@ class Generator:
                 volumes.append({"name": f"s{j}", "projected": {"sources": [{"secret": {"name": name}}]}})
                 mounts.append({"name": f"s{j}", "mountPath": f"/etc/projected/{j}"})
         container = {"name": "app", "image": f"registry.example.com/acme/app-{idx % 50}:1.{idx % 9}.{idx % 4}",
-                     "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                     "env": env, "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                               "limits": {"memory": "256Mi"}},
-                     "volumeMounts": mounts}
+                     "ports": [{"containerPort": 8080}], "env": env,
+                     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}, "volumeMounts": mounts}
         if env_from:
             container["envFrom"] = env_from
         spec: dict = {containers_key: [container], "volumes": volumes}
@@ -275,8 +271,17 @@ class Generator:
         return self.items
 
 
+# The function refuses input over 16 MiB unless its config raises maxInputBytes (up to 32 MiB).
+LARGE = 16 * 1024 * 1024
+CONFIG = {"apiVersion": "fn.openchoreo.dev/v1alpha1", "kind": "SecretFanout", "metadata": {"name": "bench"},
+          "spec": {"maxInputBytes": 32 * 1024 * 1024}}
+
+
 def resource_list_text(items: list[dict]) -> str:
-    return _dump({"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items})
+    text = _dump({"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items})
+    if len(text) > LARGE:
+        text += _dump({"functionConfig": CONFIG})
+    return text
 
 
 def write_kpt_package(items: list[dict], folder: Path) -> None:
@@ -284,7 +289,7 @@ def write_kpt_package(items: list[dict], folder: Path) -> None:
     files: dict[str, list[dict]] = {}
     for obj in items:
         ann = dict(obj["metadata"]["annotations"])
-        path = ann["config.kubernetes.io/path"]
+        path = ann["internal.config.kubernetes.io/path"]
         for key in list(ann):
             if key.startswith(("config.kubernetes.io/", "internal.config.kubernetes.io/")):
                 del ann[key]
