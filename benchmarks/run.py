@@ -36,7 +36,7 @@ PY = sys.executable
 FUNCTION = [PY, "-m", "krm_fn"]
 PYYAML_FLOOR = [PY, "-c", "import sys, yaml; d = yaml.load(sys.stdin.buffer.read(), Loader=yaml.CSafeLoader); "
                 "sys.stdout.write(yaml.dump(d, Dumper=yaml.CSafeDumper, sort_keys=False))"]
-NATIVE_FLOOR = [PY, "-c", "import sys, yaml_rs, ryaml; d = yaml_rs.loads(sys.stdin.read()); "
+NATIVE_FLOOR = [PY, "-c", "import sys, yaml_rs, ryaml; d = yaml_rs.loads(sys.stdin.read(), parse_datetime=False); "
                 "sys.stdout.write(ryaml.dumps(d))"]
 EMPTY = b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n"
 
