@@ -71,7 +71,7 @@ def _report(results: krm.Results) -> None:
 
 
 def _function_mode() -> int:
-    data = sys.stdin.buffer.read(limits.CAPS.maxInputBytes + 1)  # never more than the cap in memory
+    data = sys.stdin.buffer.read(limits.input_cap() + 1)  # never more than the cap in memory
     reader = fastio.Reader()  # unchanged items are written back as the text they came in as
     try:
         measure = limits.Measure()

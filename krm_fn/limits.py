@@ -24,6 +24,7 @@ function would otherwise commit to.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -42,6 +43,10 @@ DEFAULTS = Limits(maxInputBytes=16 * 1024 * 1024, maxDepth=100, maxAliases=10_00
 # What no config can raise: bounds memory and time before the config is read.
 # (maxDepth stays well below what the YAML writer can recurse through.)
 CAPS = Limits(maxInputBytes=32 * 1024 * 1024, maxDepth=256, maxAliases=1_000_000)
+
+# The operator's override of the byte cap: read from the environment, outside the stream it bounds
+# (kpt `fn eval -e`, kustomize function `envs`, the Argo CD sidecar's env).
+ENV_MAX_INPUT_BYTES = "SECRETREF_FN_MAX_INPUT_BYTES"
 
 FIELDS = ("maxInputBytes", "maxDepth", "maxAliases")
 _WHAT = {
@@ -75,21 +80,36 @@ def problem(field: str, value: int | str, limit: int, capped: bool) -> str:
     what = _WHAT[field].format(value=value)
     if capped:
         return f"{what}, more than the hard limit {limit} ({field} cannot be raised above it)"
-    return f"{what}, more than {field} {limit} (raise {field} in the function config, up to {_cap(field)})"
+    more = f", or set {ENV_MAX_INPUT_BYTES} for more" if field == "maxInputBytes" else ""
+    return f"{what}, more than {field} {limit} (raise {field} in the function config, up to {_cap(field)}{more})"
 
 
 def _cap(field: str) -> int:
-    return getattr(CAPS, field)
+    return input_cap() if field == "maxInputBytes" else getattr(CAPS, field)
+
+
+def _env_bytes() -> int | None:
+    raw = os.environ.get(ENV_MAX_INPUT_BYTES, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def input_cap() -> int:
+    """The byte cap: :data:`CAPS` unless the operator set ``SECRETREF_FN_MAX_INPUT_BYTES``."""
+    return _env_bytes() or CAPS.maxInputBytes
 
 
 def check_bytes(size: int, measure: Measure | None = None) -> None:
     """Before parsing: refuse a stream above the byte cap; record its size."""
+    raw = os.environ.get(ENV_MAX_INPUT_BYTES, "").strip()
+    if raw and _env_bytes() is None:
+        raise LimitError(f"{ENV_MAX_INPUT_BYTES} must be a positive number of bytes, found {raw!r}")
     if measure is not None:
         measure.inputBytes += size
         size = measure.inputBytes
-    if size > CAPS.maxInputBytes:  # the reader stops at cap + 1: the real size is unknown
-        raise LimitError(f"input is larger than the hard limit of {CAPS.maxInputBytes} bytes "
-                         "(maxInputBytes cannot be raised above it)")
+    cap = input_cap()
+    if size > cap:  # the reader stops at cap + 1: the real size is unknown
+        raise LimitError(f"input is larger than the hard limit of {cap} bytes "
+                         f"(the operator can raise it with the environment variable {ENV_MAX_INPUT_BYTES})")
 
 
 def _children(node: Node) -> Iterable[Node]:
@@ -195,6 +215,8 @@ def exceeded(measure: Measure, limits: Limits) -> list[tuple[str, str]]:
     out = []
     for field in FIELDS:
         value, limit = measure.value(field), getattr(limits, field)
+        if field == "maxInputBytes" and _env_bytes() is not None:
+            limit = max(limit, input_cap())  # the operator's bound also lifts the default
         if value > limit:
             out.append((field, problem(field, value, limit, False)))
     return out

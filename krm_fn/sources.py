@@ -62,7 +62,7 @@ def _decode(data: bytes, label: str, measure: limits.Measure | None) -> str:
 def _read_text(path: str, measure: limits.Measure | None = None) -> str:
     try:
         with open(path, "rb") as handle:
-            data = handle.read(limits.CAPS.maxInputBytes + 1)  # never more than the cap in memory
+            data = handle.read(limits.input_cap() + 1)  # never more than the cap in memory
     except OSError as exc:
         raise SourceError(f"{path}: {exc.strerror}") from None
     return _decode(data, path, measure)

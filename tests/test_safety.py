@@ -222,3 +222,29 @@ def test_quick_measure_agrees_with_the_general_walk(text: str) -> None:
     limits.measure_node(node, quick)
     limits._measure_shared(node, general)
     assert quick == general
+
+
+# --- the operator's byte cap (environment, outside the stream) ------------------------------
+
+
+def test_environment_raises_the_byte_cap_and_the_default_limit(monkeypatch) -> None:
+    big = limits.CAPS.maxInputBytes + 1
+    with pytest.raises(limits.LimitError, match="SECRETREF_FN_MAX_INPUT_BYTES"):
+        limits.check_bytes(big)
+    assert limits.exceeded(limits.Measure(inputBytes=big), limits.DEFAULTS)
+    monkeypatch.setenv(limits.ENV_MAX_INPUT_BYTES, str(2 * limits.CAPS.maxInputBytes))
+    limits.check_bytes(big)
+    assert limits.exceeded(limits.Measure(inputBytes=big), limits.DEFAULTS) == []
+
+
+def test_environment_byte_cap_must_be_a_number(monkeypatch) -> None:
+    monkeypatch.setenv(limits.ENV_MAX_INPUT_BYTES, "lots")
+    with pytest.raises(limits.LimitError, match="must be a positive number of bytes, found 'lots'"):
+        limits.check_bytes(10)
+
+
+def test_environment_can_also_lower_the_cap() -> None:
+    env = {**os.environ, limits.ENV_MAX_INPUT_BYTES: "2000"}
+    proc = run_process(["render", str(QUICKSTART)], env=env)
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert "larger than the hard limit of 2000 bytes" in proc.stderr.decode()
