@@ -8,9 +8,9 @@ such an edit; the edited object is kept as it is, not regenerated, and the
 run reports an error telling the user where the change belongs.  An object
 with the label but no checksum (written by an older version) is trusted.
 
-The checksum covers the object as parsed data (key order and YAML style do
-not matter), without itself and without the orchestrator annotations kpt
-rewrites when files move (path, index, id).
+The checksum covers the object's ``spec`` as parsed data (key order and YAML
+style do not matter); metadata belongs to the orchestrator and to later
+mutators (labels, annotations, namespace, file placement).
 """
 from __future__ import annotations
 
@@ -26,14 +26,13 @@ def is_owned(obj: dict) -> bool:
 
 
 def content(obj: dict) -> dict:
-    """``obj`` without its checksum and orchestrator annotations: what the checksum covers."""
-    ann = krm.annotations(obj)
-    skip = [k for k in ann if k == CHECKSUM_ANNOTATION or k.startswith(krm.ORCHESTRATOR_ANNOTATION_PREFIXES)
-            or k in krm.ORCHESTRATOR_ANNOTATIONS]
-    if not skip:
-        return obj
-    meta = {**krm.metadata(obj), "annotations": {k: v for k, v in ann.items() if k not in skip}}
-    return {**obj, "metadata": meta}
+    """What the checksum covers: the ``spec``, where a hand edit changes what ESO fetches.
+
+    Metadata is left out on purpose: later mutators in a kpt pipeline
+    (set-labels, set-annotations, set-namespace) legitimately change it on
+    every object, and must not read as hand edits.
+    """
+    return {"spec": obj.get("spec")}
 
 
 def checksum(obj: dict) -> str:

@@ -200,7 +200,19 @@ def test_moving_or_reformatting_a_generated_file_is_not_a_hand_edit() -> None:
     assert not ownership.edited(moved)
 
 
-def test_any_change_to_a_generated_object_is_a_hand_edit() -> None:
+def test_later_mutators_changing_metadata_are_not_hand_edits() -> None:
+    """kpt pipelines run set-labels, set-annotations, set-namespace after us: a second render must pass."""
+    rl = krm.parse_resource_list(_output_of("seed-registry-pull-secret"))
+    for item in rl.items:
+        meta = item["metadata"]
+        meta.setdefault("labels", {})["team"] = "payments"
+        meta.setdefault("annotations", {})["example.com/owner"] = "platform"
+    assert not any(ownership.edited(i) for i in rl.items if ownership.is_owned(i))
+    out = pipeline.run(rl)
+    assert not out.results.has_errors, [r.line() for r in out.results]
+
+
+def test_any_change_to_a_generated_spec_is_a_hand_edit() -> None:
     rl = krm.parse_resource_list(_output_of("seed-registry-pull-secret"))
     obj = next(i for i in rl.items if ownership.is_owned(i))
     obj["spec"]["data"][0]["remoteRef"]["key"] = "elsewhere"
