@@ -5,6 +5,7 @@ own passes through untouched); these helpers read the few fields we need.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -61,6 +62,22 @@ def group(api_version: str) -> str:
     return api_version.split("/", 1)[0] if "/" in api_version else ""
 
 
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """The value at a result-style field path (``spec.containers[0].env[1].name``), or None."""
+    for key, index in _PATH_PART.findall(path):
+        if key:
+            obj = obj.get(key) if isinstance(obj, dict) else None
+        else:
+            i = int(index)
+            obj = obj[i] if isinstance(obj, list) and i < len(obj) else None
+        if obj is None:
+            return None
+    return obj
+
+
 def without_annotations(obj: dict, drop) -> dict:
     """A copy of ``obj`` without the annotations whose key ``drop(key)`` accepts (``obj`` itself if none)."""
     ann = annotations(obj)
@@ -105,7 +122,7 @@ class ObjectRef:
 
     def __str__(self) -> str:
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.kind or '(no kind)'} {where}"
+        return f"{self.kind or '(no kind)'} {where}" if where else (self.kind or "(no kind)")
 
 
 @dataclass(frozen=True)
@@ -258,6 +275,12 @@ def check_items(items: Iterable[Any], results: Results) -> None:
         where = f"items[{index}]"
         if not isinstance(item, dict):
             results.error(f"{where} is a {type_name(item)}, not a Kubernetes object")
+            continue
+        if "metadata" in item and not isinstance(item["metadata"], dict):
+            kind = item.get("kind")
+            label = f"{where} ({kind})" if isinstance(kind, str) and kind else where
+            results.error(f"{label}: metadata must be a mapping, found a {type_name(item['metadata'])}",
+                          item, "metadata")
             continue
         missing = [f for f in ("apiVersion", "kind") if not isinstance(item.get(f), str) or not item.get(f)]
         if not name(item):

@@ -9,6 +9,7 @@ places, is an error naming both.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from . import krm, names, render
@@ -64,10 +65,22 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef |
         # A picked entry must be a data[] entry; a whole copy is read as the resulting Secret.
         available = ref.spec.keys() if need.secret_key is not None else render.secret_keys(ref)
         if need.key not in available:
-            _consumer_error(results, need, f'key "{need.key}" not found in SecretReference "{ref.name}"; '
-                            f"available keys: [{' '.join(available)}]", need.key_field)
+            message = f'key "{need.key}" not found in SecretReference "{ref.name}"; available keys: ' \
+                      f"[{' '.join(available)}]"
+            if _optional(need):  # Kubernetes starts the pod without it: worth a look, not a failure
+                results.warning(f"{message} (the reference is optional)", need.consumer, need.key_field)
+                return ref
+            _consumer_error(results, need, message, need.key_field)
             return None
     return ref
+
+
+def _optional(need: Need) -> bool:
+    """``optional: true`` on the secretKeyRef, or on the secret volume whose items[] names the key."""
+    if not need.key_field or not need.key_field.endswith(".key"):
+        return False
+    base = re.sub(r"\.items\[\d+\]$", "", need.key_field[: -len(".key")])
+    return krm.get_path(need.consumer, f"{base}.optional") is True
 
 
 def _names_ok(need: Need, results: krm.Results) -> bool:
