@@ -89,6 +89,10 @@ class Inventory:
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     hand_edited: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # by ownership.identity
 
+    def first_plane(self, candidates) -> PlaneId | None:
+        """The first of ``candidates`` that is in the input (OpenChoreo's default-plane chains)."""
+        return next((c for c in candidates if c in self.planes), None)
+
 
 
 def _is_openchoreo(obj: dict) -> bool:

@@ -50,9 +50,10 @@ def environment_plane(env: Environment, inv: Inventory) -> PlaneId:
             raise PlacementError(f"Environment {env.namespace}/{env.name} points to {env.data_plane}, "
                                  "which is not in the input", "spec.dataPlaneRef", env.obj)
         return env.data_plane
-    for candidate in (PlaneId("DataPlane", env.namespace, "default"), PlaneId("ClusterDataPlane", "", "default")):
-        if candidate in inv.planes:
-            return candidate
+    default = inv.first_plane((PlaneId("DataPlane", env.namespace, "default"),
+                               PlaneId("ClusterDataPlane", "", "default")))
+    if default is not None:
+        return default
     raise PlacementError(f"Environment {env.namespace}/{env.name} has no dataPlaneRef and neither DataPlane "
                          f"{env.namespace}/default nor ClusterDataPlane default is in the input",
                          "spec.dataPlaneRef", env.obj)

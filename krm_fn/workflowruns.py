@@ -51,10 +51,10 @@ def workflow_plane(owner: dict, workflows: dict[tuple[str, str, str], dict], inv
                                   f"spec.{field}")
                     return None
                 return plane
-    for plane_kind, namespaced in _DEFAULT_CHAIN:
-        plane = PlaneId(plane_kind, ns if namespaced else "", "default")
-        if plane in inv.planes:
-            return plane
+    default = inv.first_plane(PlaneId(plane_kind, ns if namespaced else "", "default")
+                              for plane_kind, namespaced in _DEFAULT_CHAIN)
+    if default is not None:
+        return default
     results.error(f"no workflow plane for {kind} {name or '(unnamed)'}: neither ClusterWorkflowPlane default nor "
                   f"WorkflowPlane {ns}/default is in the input", owner, "spec.workflow")
     return None
