@@ -52,7 +52,8 @@ def home_namespace(obj: dict) -> str:
     return krm.namespace(obj)
 
 
-def _get(obj, *path):
+def get(obj, *path):
+    """The value at ``path`` (keys and list indexes), None when any step is missing."""
     for part in path:
         if isinstance(part, int):
             if not isinstance(obj, list) or part >= len(obj):
@@ -74,11 +75,6 @@ def _str(value) -> str | None:
 def text(value) -> str:
     """A string field's value, ``""`` when absent or not a string."""
     return value if isinstance(value, str) else ""
-
-
-def get(obj, *path):
-    """The value at ``path`` (keys and list indexes), None when any step is missing."""
-    return _get(obj, *path)
 
 
 def check_labels(labels: dict[str, str], obj: dict, fields: dict[str, str], results: krm.Results) -> bool:
@@ -106,21 +102,21 @@ Ref = tuple[str, str, "str | None", "str | None"]
 
 def _container_refs(container: dict, path: str) -> Iterator[Ref]:
     for i, env in enumerate(_list(container.get("env"))):
-        ref = _get(env, "valueFrom", "secretKeyRef")
-        name = _str(_get(ref, "name"))
+        ref = get(env, "valueFrom", "secretKeyRef")
+        name = _str(get(ref, "name"))
         if name:
-            key = _str(_get(ref, "key"))
+            key = _str(get(ref, "key"))
             field = f"{path}.env[{i}].valueFrom.secretKeyRef"
             yield name, f"{field}.name", key, f"{field}.key"
     for i, source in enumerate(_list(container.get("envFrom"))):
-        name = _str(_get(source, "secretRef", "name"))
+        name = _str(get(source, "secretRef", "name"))
         if name:
             yield name, f"{path}.envFrom[{i}].secretRef.name", None, None
 
 
 def _pull_secret_refs(spec: dict, path: str) -> Iterator[Ref]:
     for i, pull in enumerate(_list(spec.get("imagePullSecrets"))):
-        name = _str(_get(pull, "name"))
+        name = _str(get(pull, "name"))
         if name:
             yield name, f"{path}.imagePullSecrets[{i}].name", None, None
 
@@ -140,18 +136,18 @@ def pod_spec_refs(spec, path: str) -> Iterator[Ref]:
 def _volume_refs(volumes, path: str) -> Iterator[Ref]:
     for i, volume in enumerate(_list(volumes)):
         vpath = f"{path}.volumes[{i}]"
-        name = _str(_get(volume, "secret", "secretName"))
+        name = _str(get(volume, "secret", "secretName"))
         if name:
-            yield from _items_refs(name, f"{vpath}.secret", _get(volume, "secret", "items"), "secretName")
-        for j, source in enumerate(_list(_get(volume, "projected", "sources"))):
-            name = _str(_get(source, "secret", "name"))
+            yield from _items_refs(name, f"{vpath}.secret", get(volume, "secret", "items"), "secretName")
+        for j, source in enumerate(_list(get(volume, "projected", "sources"))):
+            name = _str(get(source, "secret", "name"))
             if name:
-                yield from _items_refs(name, f"{vpath}.projected.sources[{j}].secret", _get(source, "secret", "items"),
+                yield from _items_refs(name, f"{vpath}.projected.sources[{j}].secret", get(source, "secret", "items"),
                                        "name")
 
 
 def _items_refs(name: str, path: str, items, name_field: str) -> Iterator[Ref]:
-    keys = [(k, i) for i, item in enumerate(_list(items)) if (k := _str(_get(item, "key")))]
+    keys = [(k, i) for i, item in enumerate(_list(items)) if (k := _str(get(item, "key")))]
     if not keys:
         yield name, f"{path}.{name_field}", None, None
     for key, i in keys:
@@ -197,10 +193,10 @@ def _workload_refs(obj: dict) -> tuple[str, Iterator[Ref]] | None:
     api, kind = obj.get("apiVersion"), obj.get("kind")
     if (api, kind) in _POD_SPEC_PATHS:
         path = _POD_SPEC_PATHS[(api, kind)]
-        return "data", pod_spec_refs(_get(obj, *path), ".".join(path))
+        return "data", pod_spec_refs(get(obj, *path), ".".join(path))
     if kind in _ARGO_KINDS and api == "argoproj.io/v1alpha1":
         path = _ARGO_KINDS[kind]
-        return "build", _argo_refs(_get(obj, *path), ".".join(path))
+        return "build", _argo_refs(get(obj, *path), ".".join(path))
     return None
 
 
@@ -245,7 +241,7 @@ def _target_namespace(obj: dict) -> str:
 
 
 def _build_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
-    name = _str(_get(obj, "spec", "repository", "credentialsRef"))
+    name = _str(get(obj, "spec", "repository", "credentialsRef"))
     if name:
         yield Need(obj, "spec.repository.credentialsRef", name, home_namespace(obj), "build",
                    _target_namespace(obj), git_secret_name(krm.name(obj)))
@@ -254,7 +250,7 @@ def _build_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
 def _service_class_refs(obj: dict) -> Iterator[Ref]:
     """The image pull secrets a ServiceClass's deployment template names."""
     path = ("spec", "deploymentTemplate", "template", "spec")
-    spec = _get(obj, *path)
+    spec = get(obj, *path)
     if isinstance(spec, dict):
         yield from _pull_secret_refs(spec, ".".join(path))
 
