@@ -6,7 +6,7 @@ by :func:`validation_problems`.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -14,15 +14,6 @@ from . import durations, names
 
 GROUP = "openchoreo.dev"
 
-SECRET_TYPES = (
-    "Opaque",
-    "kubernetes.io/dockerconfigjson",
-    "kubernetes.io/dockercfg",
-    "kubernetes.io/basic-auth",
-    "kubernetes.io/ssh-auth",
-    "kubernetes.io/tls",
-    "bootstrap.kubernetes.io/token",
-)
 SecretType = Literal[
     "Opaque",
     "kubernetes.io/dockerconfigjson",
@@ -32,6 +23,7 @@ SecretType = Literal[
     "kubernetes.io/tls",
     "bootstrap.kubernetes.io/token",
 ]
+SECRET_TYPES = get_args(SecretType)  # the upstream CRD's enum
 
 DATA_PLANE_KINDS = ("DataPlane", "ClusterDataPlane")
 BUILD_PLANE_KINDS = ("BuildPlane", "ClusterBuildPlane", "WorkflowPlane", "ClusterWorkflowPlane")
