@@ -262,7 +262,7 @@ def _service_class_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
             yield Need(obj, field, name, home, "data", _target_namespace(obj), name, fan_out=True)
 
 
-def _target_plane_needs(inv: Inventory) -> Iterator[Need]:
+def target_plane_needs(inv: Inventory) -> Iterator[Need]:
     for ref in inv.secret_refs.values():
         target = ref.spec.targetPlane
         if target is not None:
@@ -285,10 +285,12 @@ def _inputs(items: list, inv: Inventory) -> Iterator[dict]:
 
 
 def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
-    """All needs, in input order (then OpenChoreo ReleaseBindings, Components and WorkflowRuns, then
-    targetPlane needs).  Consumers that cannot be resolved at all are reported in ``results``."""
-    from . import releasebindings, workflowruns  # they build on Need
+    """Needs of Kubernetes/Argo workloads, Builds and ServiceClasses, in input order.
 
+    OpenChoreo v1.x consumers (:mod:`krm_fn.releasebindings`,
+    :mod:`krm_fn.workflowruns`) build on this module and are gathered by the
+    pipeline, followed by :func:`target_plane_needs`.
+    """
     needs: list[Need] = []
     for obj in _inputs(items, inv):
         api = obj.get("apiVersion")
@@ -297,9 +299,6 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
         needs.extend(finder(obj, inv) if finder else _workload_needs(obj, inv))
         if finder is None:
             _warn_without_namespace(obj, inv, results)
-    needs.extend(releasebindings.find(items, inv, results))
-    needs.extend(workflowruns.find(items, inv, results))
-    needs.extend(_target_plane_needs(inv))
     return needs
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import config as fnconfig
-from . import consumers, inventory, krm, limits, lint, plan, reconcile, render
+from . import consumers, inventory, krm, limits, lint, plan, reconcile, releasebindings, render, workflowruns
 
 
 @dataclass
@@ -50,7 +50,8 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     if config is None:
         return Analysis(list(items), rl.function_config, results)
     inv = inventory.build(items, config, results)
-    needs = consumers.find(items, inv, results)
+    needs = (consumers.find(items, inv, results) + releasebindings.find(items, inv, results)
+             + workflowruns.find(items, inv, results) + list(consumers.target_plane_needs(inv)))
     planned = plan.build(needs, inv, config, results, rl.function_config)
     rendered: list[tuple[plan.Planned, dict]] = []
     for item in planned:
