@@ -195,6 +195,10 @@ def _native_items(text: str, count: int) -> list | None:
 _ITEM_LEVEL = 2
 
 
+# Generated objects are written this many at a time: the text of all of them is never held at once.
+_RUN = 256
+
+
 class Reader:
     """Loads a ResourceList for :func:`krm.parse_resource_list` and writes the output back.
 
@@ -275,6 +279,9 @@ class Reader:
             text = self.text_of(item)
             if text is None:
                 run.append(item)
+                if len(run) == _RUN:  # a list's entries are written independently: same text in pieces
+                    yield dump(run)
+                    run = []
                 continue
             if run:
                 yield dump(run)

@@ -213,3 +213,12 @@ def test_deep_item_is_measured_like_yamlio() -> None:
     out = docs.load(text, fast)
     assert docs.fast and same(out, yamlio.load_all(text, exact)) is None
     assert fast.depth == exact.depth > 40
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_output_written_in_small_runs_is_the_same_text(case: str, monkeypatch) -> None:
+    """Generated objects are written a few at a time (memory); the text must not depend on how many."""
+    text = (TESTDATA / case / "input.yaml").read_text()
+    whole, _ = run_text(text)
+    monkeypatch.setattr(fastio, "_RUN", 1)
+    assert run_text(text)[0] == whole
