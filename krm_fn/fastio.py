@@ -13,8 +13,12 @@ of that.  So, in function mode:
   returns, document markers, characters YAML forbids, an item not starting
   with a plain key) makes :func:`Reader.load` use :func:`yamlio.load_all` on
   the whole text instead.
-* **Parse.** The whole text is parsed once by ``yaml_rs`` (Rust, YAML 1.2
-  core schema, duplicate keys are errors).  Its scalar meanings equal
+* **Parse.** The text is parsed by ``yaml_rs`` (Rust, YAML 1.2 core
+  schema, duplicate keys are errors): the top-level part, then the items a
+  batch at a time (``items:`` and the batch's lines, the same YAML as in the
+  whole text), each batch copied with every distinct short string held once
+  (yaml_rs makes a string per occurrence) and then dropped, so the package's
+  full yaml_rs data never exists at once.  Its scalar meanings equal
   yamlio's (go-yaml v3) for every plain scalar *except* numbers and
   timestamps, whose text yamlio keeps as :class:`yamlio.RawScalar`.  An item
   whose text contains anything where the two could differ (a plain token
@@ -104,11 +108,12 @@ _FIRST_CONTENT = _Pattern(r"^( *)([^ \n])", re.MULTILINE)
 
 
 class _Split:
-    __slots__ = ("header", "chunks")
+    __slots__ = ("header", "chunks", "starts")
 
-    def __init__(self, header: str, chunks: list[str]):
+    def __init__(self, header: str, chunks: list[str], starts: list[int]):
         self.header = header
         self.chunks = chunks
+        self.starts = starts  # where each item's line starts in the text (the newline before it), then the end
 
 
 def split(text: str) -> _Split | None:
@@ -143,52 +148,102 @@ def split(text: str) -> _Split | None:
     # Every non-blank line is an item start, a comment, or indented past the items' content column.
     if re.search(rf"\n(?! {{{k}}}- [^\s{{}}\[\]\"'!&*|>?%@`#,-]) {{0,{k + 1}}}[^ \n#]", region):
         return None
+    base = found.end() - 1
+    starts = [base + m.start() for m in re.finditer(rf"\n {{{k}}}- ", region)]
+    starts.append(stop)
     marked = re.sub(rf"\n {{{k}}}- ", "\n\x00", region)
     dedented = re.sub(rf"\n {{1,{k + 2}}}", "\n", marked)
     chunks = dedented[1:].split("\x00")
     if chunks[0]:
         return None
-    return _Split(head + tail, chunks[1:])
+    if len(starts) != len(chunks):
+        return None
+    return _Split(head + tail, chunks[1:], starts)
 
 
-def _depth_and_raw_ints(value: Any, convert: bool) -> int:
-    """Nesting depth of yaml_rs data (collections, as limits.measure_node counts them);
-    with ``convert``, canonical integers become RawScalars (yamlio's meaning), in place.
+def _compact(item: dict, convert: bool, memo: dict[str, str]) -> tuple[dict, int]:
+    """A copy of yaml_rs data (an item) with each distinct string held once, and its nesting depth
+    (collections, as limits.measure_node counts them); with ``convert``, canonical integers become
+    RawScalars (yamlio's meaning).
 
-    Integer keys never get here (:func:`_differs` sends such items to yamlio).
+    yaml_rs makes a new string object for every key and value: in a large
+    package most are repeats ("name", "metadata", a namespace), and sharing
+    them makes the data several times smaller.  Integer keys never get here
+    (:func:`_differs` sends such items to yamlio), so only strings are shared.
     """
-    stack = [(value, 1)]
+    root: dict = {}
+    stack: list = [(item, root, 1)]
     deepest = 0
-    raw, tag = yamlio.RawScalar, yamlio.INT
+    raw, tag, share = yamlio.RawScalar, yamlio.INT, memo.setdefault
     while stack:
-        node, level = stack.pop()
+        node, copy, level = stack.pop()
         if level > deepest:
             deepest = level
-        pairs = node.items() if type(node) is dict else enumerate(node)
-        for k, v in pairs:
-            t = type(v)
-            if t is int and convert:
-                node[k] = raw(tag, str(v))
-            elif t is dict or t is list:
-                stack.append((v, level + 1))
-    return deepest
+        if type(node) is dict:
+            for k, v in node.items():
+                t = type(v)
+                if t is str:
+                    v = share(v, v) if len(v) <= _SHARED else v
+                elif t is dict or t is list:
+                    child = {} if t is dict else []
+                    stack.append((v, child, level + 1))
+                    v = child
+                elif t is int and convert:
+                    v = raw(tag, str(v))
+                copy[share(k, k) if type(k) is str else k] = v
+        else:
+            add = copy.append
+            for v in node:
+                t = type(v)
+                if t is str:
+                    v = share(v, v) if len(v) <= _SHARED else v
+                elif t is dict or t is list:
+                    child = {} if t is dict else []
+                    stack.append((v, child, level + 1))
+                    v = child
+                elif t is int and convert:
+                    v = raw(tag, str(v))
+                add(v)
+    return root, deepest
 
 
-def _native_items(text: str, count: int) -> list | None:
+# Strings up to this length are shared (long ones rarely repeat).
+_SHARED = 100
+# Items parsed per yaml_rs call: the whole package's yaml_rs data never exists at once.
+_BATCH = 500
+
+
+def _native_batches(text: str, parts: _Split) -> Iterator[list] | None:
+    """yaml_rs's items of the text, a batch at a time (each batch parsed as ``items:`` and its lines);
+    None, or a shorter run, when yaml_rs cannot read all of it (yamlio reads it and reports it)."""
     try:
         import yaml_rs
     except ImportError:  # pragma: no cover - a runtime dependency; yamlio still works
         return None
-    try:
-        # No alias may be expanded here: a stream with aliases is read (and measured) by yamlio.
-        doc = yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error,
-                            alias_limits=yaml_rs.AliasLimits(max_total_replayed_events=0))
-    except Exception:  # noqa: BLE001 - any problem (recursion too): yamlio reads it and reports it
+    options = {"parse_datetime": False, "duplicate_key_policy": yaml_rs.DuplicateKeyPolicy.Error,
+               # No alias may be expanded here: a stream with aliases is read (and measured) by yamlio.
+               "alias_limits": yaml_rs.AliasLimits(max_total_replayed_events=0)}
+
+    def load(part: str) -> Any:
+        try:
+            return yaml_rs.loads(part, **options)
+        except Exception:  # noqa: BLE001 - any problem (recursion too): yamlio reads it and reports it
+            return None
+
+    if not isinstance(load(parts.header), dict):
         return None
-    items = doc.get("items") if isinstance(doc, dict) else None
-    if not isinstance(items, list) or len(items) != count:
-        return None
-    return items
+
+    def batches() -> Iterator[list]:
+        starts = parts.starts
+        for first in range(0, len(starts) - 1, _BATCH):
+            last = min(first + _BATCH, len(starts) - 1)
+            doc = load("items:" + text[starts[first]:starts[last]])
+            items = doc.get("items") if isinstance(doc, dict) else None
+            if not isinstance(items, list) or len(items) != last - first:
+                return
+            yield items
+
+    return batches()
 
 
 # An item's depth counts from the ResourceList: the document (1) and its items list (2).
@@ -224,15 +279,17 @@ class Reader:
 
     def _load_fast(self, text: str, measure: limits.Measure) -> list[Any] | None:
         parts = split(text)
-        native = _native_items(text, len(parts.chunks)) if parts is not None else None
+        native = _native_batches(text, parts) if parts is not None else None
         if parts is None or native is None:
             return None
         found = limits.Measure()
         docs = [d for d in yamlio.load_all(parts.header, found) if d is not None]
         if len(docs) != 1 or not isinstance(docs[0], dict) or docs[0].get("items") is not None:
             return None
-        items = []
-        for chunk, value in zip(parts.chunks, native):
+        items: list = []
+        memo: dict[str, str] = {}
+        chunks = iter(parts.chunks)
+        for value, chunk in ((v, next(chunks)) for batch in native for v in batch):
             if type(value) is not dict or _differs(chunk):
                 # read exactly; written by yamlio.dump (no anchors, tags, merge keys out); an item
                 # that is not a mapping is an error result, and rare: no need to be fast
@@ -246,13 +303,15 @@ class Reader:
                 depth = exact_measure.depth
                 value = exact[0]
             else:
-                depth = _depth_and_raw_ints(value, _INTEGER.search(chunk) is not None)
+                value, depth = _compact(value, _INTEGER.search(chunk) is not None, memo)
                 if not _MISREAD.search("\n" + chunk):
                     self._texts[id(value)] = (value, chunk)
             if depth + _ITEM_LEVEL > limits.CAPS.maxDepth:
                 return None  # yamlio reports it, with the line
             found.depth = max(found.depth, depth + _ITEM_LEVEL)
             items.append(value)
+        if len(items) != len(parts.chunks):
+            return None  # yaml_rs could not read a batch
         docs[0]["items"] = items
         measure.depth = max(measure.depth, found.depth)
         return docs

@@ -222,3 +222,49 @@ def test_output_written_in_small_runs_is_the_same_text(case: str, monkeypatch) -
     whole, _ = run_text(text)
     monkeypatch.setattr(fastio, "_RUN", 1)
     assert run_text(text)[0] == whole
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_items_parsed_in_small_batches_read_what_yamlio_reads(case: str, monkeypatch) -> None:
+    """Items are parsed a batch at a time (memory); what is read must not depend on the batch size."""
+    monkeypatch.setattr(fastio, "_BATCH", 2)
+    text = (TESTDATA / case / "input.yaml").read_text()
+    docs, reader = load(text)
+    assert reader.fast
+    assert same(docs, yamlio.load_all(text)) is None
+
+
+ITEM = "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: cm-{n}\n"
+
+
+@pytest.mark.parametrize("bad", [
+    "- apiVersion: v1\n  kind: ConfigMap\n  kind: Secret\n",  # duplicate key in a later batch
+    "- apiVersion: v1\n  kind: ConfigMap\n  data: *nowhere\n",  # unknown alias in a later batch
+])
+def test_an_error_in_a_later_batch_is_yamlios_error(bad: str, monkeypatch) -> None:
+    monkeypatch.setattr(fastio, "_BATCH", 2)
+    text = RL + "".join(ITEM.format(n=n) for n in range(5)) + bad
+    with pytest.raises(yamlio.YamlError) as exact:
+        yamlio.load_all(text)
+    reader = fastio.Reader()
+    with pytest.raises(krm.InputError) as fast:
+        krm.parse_resource_list(text, load=reader.load)
+    assert str(fast.value) == str(exact.value)
+    assert not reader.fast
+
+
+def test_a_header_yaml_rs_cannot_read_sends_everything_to_yamlio() -> None:
+    text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nfunctionConfig: &c {}\nextra: *c\nitems:\n" \
+        + ITEM.format(n=0)
+    docs, reader = load(text)
+    assert not reader.fast
+    assert same(docs, yamlio.load_all(text)) is None
+
+
+def test_repeated_strings_are_shared_in_what_is_read() -> None:
+    """yaml_rs makes a string object per occurrence; the fast path keeps one per distinct short string."""
+    docs, reader = load(RL + ITEM.format(n=0) + ITEM.format(n=1))
+    first, second = docs[0]["items"]
+    assert reader.fast
+    assert next(iter(first["metadata"])) is next(iter(second["metadata"]))  # the key "name"
+    assert first["kind"] is second["kind"]
