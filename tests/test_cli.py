@@ -159,3 +159,16 @@ def test_schema_out_that_cannot_be_written_is_a_clear_error(tmp_path) -> None:
     proc = run_process(["schema", "--out", str(blocker / "sub")])
     assert proc.returncode == 1
     assert proc.stderr.decode().startswith(f"error: {blocker / 'sub'}:") and b"Traceback" not in proc.stderr
+
+
+def test_function_mode_turns_the_cyclic_collector_back_on(monkeypatch) -> None:
+    """Function mode runs without the cyclic garbage collector (speed) and restores it for in-process callers."""
+    import gc
+
+    from krm_fn import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_function_run", lambda: seen.append(gc.isenabled()) or 0)
+    assert gc.isenabled()
+    assert cli._function_mode() == 0
+    assert seen == [False] and gc.isenabled()
