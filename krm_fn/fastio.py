@@ -179,31 +179,17 @@ def _compact(item: dict, convert: bool, memo: dict[str, str]) -> tuple[dict, int
         node, copy, level = stack.pop()
         if level > deepest:
             deepest = level
-        if type(node) is dict:
-            for k, v in node.items():
-                t = type(v)
-                if t is str:
-                    v = share(v, v) if len(v) <= _SHARED else v
-                elif t is dict or t is list:
-                    child = {} if t is dict else []
-                    stack.append((v, child, level + 1))
-                    v = child
-                elif t is int and convert:
-                    v = raw(tag, str(v))
-                copy[share(k, k) if type(k) is str else k] = v
-        else:
-            add = copy.append
-            for v in node:
-                t = type(v)
-                if t is str:
-                    v = share(v, v) if len(v) <= _SHARED else v
-                elif t is dict or t is list:
-                    child = {} if t is dict else []
-                    stack.append((v, child, level + 1))
-                    v = child
-                elif t is int and convert:
-                    v = raw(tag, str(v))
-                add(v)
+        for k, v in node.items() if type(node) is dict else enumerate(node):
+            t = type(v)
+            if t is str:
+                v = share(v, v) if len(v) <= _SHARED else v
+            elif t is dict or t is list:
+                child = {} if t is dict else [None] * len(v)
+                stack.append((v, child, level + 1))
+                v = child
+            elif t is int and convert:
+                v = raw(tag, str(v))
+            copy[share(k, k) if type(k) is str else k] = v  # a list's copy is filled by index
     return root, deepest
 
 
