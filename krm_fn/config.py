@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -26,7 +26,8 @@ class FunctionConfig(BaseModel):
         "external-secrets.io/v1", description="apiVersion of generated ExternalSecrets (v1beta1 only for ESO <= 0.16).")
     defaultRefreshInterval: str = Field(
         "1h", description="refreshInterval for SecretReferences that set none (Go duration).")
-    outputDir: str = Field("planes", description="Package folder the generated files are placed under.")
+    outputDir: Annotated[str, models.checked(names.output_dir_problem, "outputDir {problem}")] = Field(
+        "planes", description="Package folder the generated files are placed under.")
     plaintextSecrets: Literal["error", "warning", "allow"] = Field(
         "error", description="What an input core/v1 Secret carrying data or stringData is.")
     creationPolicy: Literal["Owner", "Orphan", "Merge", "None"] = Field(
@@ -54,13 +55,6 @@ class FunctionConfig(BaseModel):
     def _duration(cls, value: str) -> str:
         return models.check_duration(value) or value
 
-    @field_validator("outputDir")
-    @classmethod
-    def _output_dir(cls, value: str) -> str:
-        problem = names.output_dir_problem(value)
-        if problem:
-            raise ValueError(f"outputDir {problem}")
-        return value
 
     @model_validator(mode="after")
     def _policies(self) -> "FunctionConfig":

@@ -56,6 +56,16 @@ def check_duration(value: Optional[str]) -> Optional[str]:
     return value
 
 
+def checked(check, message: str) -> AfterValidator:
+    """A pydantic validator from a ``names.*_problem`` function; ``message`` formats {value!r} and {problem}."""
+    def validate(value: str) -> str:
+        problem = check(value)
+        if problem:
+            raise ValueError(message.format(value=value, problem=problem))
+        return value
+    return AfterValidator(validate)
+
+
 # --- SecretReference -----------------------------------------------------------
 
 
@@ -66,30 +76,14 @@ class RemoteRef(_Strict):
 
 
 class SecretDataItem(_Strict):
-    secretKey: str = Field(min_length=1, description="Key in the Kubernetes Secret (letters, digits, '-', '_', '.').")
+    secretKey: Annotated[str, checked(names.secret_key_problem, "secretKey {value!r} {problem}")] = Field(
+        min_length=1, description="Key in the Kubernetes Secret (letters, digits, '-', '_', '.').")
     remoteRef: RemoteRef = Field(description="Where the value lives in the secret store.")
-
-    @field_validator("secretKey")
-    @classmethod
-    def _valid_key(cls, value: str) -> str:
-        problem = names.secret_key_problem(value)
-        if problem:
-            raise ValueError(f"secretKey {value!r} {problem}")
-        return value
-
-
-def _checked(check, what: str):
-    def validate(value: str) -> str:
-        problem = check(value)
-        if problem:
-            raise ValueError(f"{what} {value!r}: {problem}")
-        return value
-    return AfterValidator(validate)
 
 
 # The Secret ESO creates carries these: an invalid one would fail only at sync time, in the plane.
-MetadataKey = Annotated[str, _checked(names.qualified_name_problem, "key")]
-LabelValue = Annotated[str, _checked(names.label_value_problem, "label value")]
+MetadataKey = Annotated[str, checked(names.qualified_name_problem, "key {value!r}: {problem}")]
+LabelValue = Annotated[str, checked(names.label_value_problem, "label value {value!r}: {problem}")]
 
 
 class TemplateMetadata(_Strict):
