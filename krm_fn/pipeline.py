@@ -52,7 +52,9 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     inv = inventory.build(items, config, results)
     needs = (consumers.find(items, inv, results) + releasebindings.find(items, inv, results)
              + workflowruns.find(items, inv, results) + list(consumers.target_plane_needs(inv)))
-    planned = plan.build(needs, inv, config, results, rl.function_config)
+    # `planes` set by the caller (render --plane) is not the config's to be blamed for.
+    planes_source = None if overrides and "planes" in overrides else rl.function_config
+    planned = plan.build(needs, inv, config, results, planes_source)
     rendered: list[tuple[plan.Planned, dict]] = []
     for item in planned:
         try:

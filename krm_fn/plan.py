@@ -114,7 +114,8 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
         if function_config is not None:
             prefix = "data.planes" if function_config.get("kind") == "ConfigMap" else "spec.planes"
         for plane in sorted(selected - set(inv.planes)):
-            results.error(f"planes: {plane} is not in the input", function_config, prefix)
+            results.error(f"planes: {plane} is not in the input" if function_config is not None
+                          else f"plane {plane} is not in the input", function_config, prefix)
     planned: dict[tuple[PlaneId, str, str], Planned] = {}
     storeless: dict[PlaneId, list[str]] = {}
     broken: set[tuple[str, str]] = set()  # ExternalSecrets missing a picked entry: not rendered half

@@ -172,3 +172,9 @@ def test_function_mode_turns_the_cyclic_collector_back_on(monkeypatch) -> None:
     assert gc.isenabled()
     assert cli._function_mode() == 0
     assert seen == [False] and gc.isenabled()
+
+
+def test_render_unknown_plane_option_blames_the_option_not_the_config() -> None:
+    proc = run_process(["render", "--plane", "DataPlane/acme/nope", str(QUICKSTART)])
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert proc.stderr.decode().splitlines() == ["error: plane DataPlane/acme/nope is not in the input"]
