@@ -32,7 +32,7 @@ def _files(path: str) -> list[tuple[str, str]]:
                     full = os.path.join(root, name)
                     found.append((full, os.path.relpath(full, path).replace(os.sep, "/")))
         return found
-    if os.path.isfile(path):
+    if os.path.exists(path):  # a file, or a pipe or device (`<(kustomize build ...)`, /dev/stdin)
         return [(path, os.path.basename(path))]
     raise SourceError(f"{path}: no such file or directory")
 

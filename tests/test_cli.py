@@ -178,3 +178,11 @@ def test_render_unknown_plane_option_blames_the_option_not_the_config() -> None:
     proc = run_process(["render", "--plane", "DataPlane/acme/nope", str(QUICKSTART)])
     assert proc.returncode == 1 and proc.stdout == b""
     assert proc.stderr.decode().splitlines() == ["error: plane DataPlane/acme/nope is not in the input"]
+
+
+def test_render_reads_a_pipe_path_like_process_substitution() -> None:
+    stream = b"\n---\n".join((QUICKSTART / f).read_bytes() for f in ("planes.yaml", "secretreferences.yaml",
+                                                                      "build.yaml"))
+    proc = run_process(["render", "--plane", "BuildPlane/acme/ci", "/dev/stdin"], stream)
+    assert proc.returncode == 0, proc.stderr
+    assert [d["metadata"]["name"] for d in yaml.safe_load_all(proc.stdout)] == ["orders-api-git-secret"]
