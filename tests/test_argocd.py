@@ -127,8 +127,7 @@ def test_plane_from_plugin_env_and_parameter_wins(repo: Path) -> None:
 
 @pytest.mark.parametrize(("params", "message"), [
     (None, "error: set the plugin parameter 'plane'"),
-    (_plane("DataPlane/acme/nope"), "error: SecretFanout secretref-fn spec.planes: planes: DataPlane/acme/nope is "
-                                    "not in the input"),
+    (_plane("DataPlane/acme/nope"), "error: plane DataPlane/acme/nope is not in the input"),
     (_plane("$(touch pwned)"), "Invalid value for --plane: expected 'Kind/name' or 'Kind/namespace/name'"),
 ])
 def test_generate_errors_exit_non_zero_with_stderr_and_no_stdout(repo: Path, params, message: str) -> None:
