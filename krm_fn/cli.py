@@ -1,7 +1,7 @@
 """Command line: the KRM function (no arguments) and ``render`` for plain manifests.
 
 Exit codes: 0 success (warnings allowed), 1 errors (error results, or input
-that is not a ResourceList), 2 usage errors.  No traceback ever reaches the
+that cannot be read), 2 usage errors, 3 internal errors.  No traceback ever reaches the
 user; set ``SECRETREF_FN_DEBUG=1`` to see one for an internal error.
 """
 from __future__ import annotations
@@ -42,6 +42,9 @@ def _pipeline():
 def _guard(body: Callable[[], int]) -> None:
     try:
         code = body()
+    except (krm.InputError, yamlio.YamlError, limits.LimitError) as exc:  # unreadable input: one line
+        click.echo(f"error: {exc}", err=True)
+        code = 1
     except (BrokenPipeError, KeyboardInterrupt):
         code = 1
     except click.exceptions.Exit:
@@ -88,20 +91,16 @@ def _function_mode() -> int:
 def _function_run() -> int:
     data = sys.stdin.buffer.read(limits.input_cap() + 1)  # never more than the cap in memory
     reader = fastio.Reader()  # unchanged items are written back as the text they came in as
-    try:
-        measure = limits.Measure()
-        limits.check_bytes(len(data), measure)
-        text, data = yamlio.decode(data), b""  # hold the input once, not as bytes and text
-        rl = krm.parse_resource_list(text, measure, reader.load)
-        text = ""
-        # No items and no config: nothing to read or validate, so the pipeline (and
-        # pydantic, most of the start-up time) is not even imported (`kpt fn doc`, empty packages).
-        work = bool(rl.items) or rl.function_config is not None
-        if work or limits.exceeded(rl.measure, limits.DEFAULTS):
-            _pipeline().check_limits(rl.measure, rl.function_config)
-    except (krm.InputError, yamlio.YamlError, limits.LimitError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 1
+    measure = limits.Measure()
+    limits.check_bytes(len(data), measure)
+    text, data = yamlio.decode(data), b""  # hold the input once, not as bytes and text
+    rl = krm.parse_resource_list(text, measure, reader.load)
+    text = ""
+    # No items and no config: nothing to read or validate, so the pipeline (and
+    # pydantic, most of the start-up time) is not even imported (`kpt fn doc`, empty packages).
+    work = bool(rl.items) or rl.function_config is not None
+    if work or limits.exceeded(rl.measure, limits.DEFAULTS):
+        _pipeline().check_limits(rl.measure, rl.function_config)
     out = _pipeline().run(rl) if work else rl
     stream = sys.stdout.buffer
     for part in reader.dump_parts(out):  # in pieces: the output is never held as text and bytes at once
@@ -141,17 +140,13 @@ def render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -
 
 
 def _read(paths: tuple[str, ...], config_path: str | None) -> krm.ResourceList:
-    """The ResourceList that plain files stand for; raises sources.SourceError (a limit crossed too)."""
+    """The ResourceList that plain files stand for; raises krm.InputError (a limit crossed too)."""
     from . import pipeline, sources
 
     measure = limits.Measure()
-    config = sources.read_config(config_path) if config_path else None
     items = sources.read_paths(paths, measure)
-    config = config if config_path else sources.find_config(items)
-    try:
-        pipeline.check_limits(measure, config)
-    except krm.InputError as exc:
-        raise sources.SourceError(str(exc)) from None
+    config = sources.read_config(config_path) if config_path else sources.find_config(items)
+    pipeline.check_limits(measure, config)
     return krm.ResourceList(items, config, measure=measure)
 
 
@@ -165,11 +160,7 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
         problem = plane_selector_problem(plane)
         if problem:
             raise click.BadParameter(problem, param_hint="--plane")
-    try:
-        rl = _read(paths, config_path)
-    except sources.SourceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 1
+    rl = _read(paths, config_path)
     overrides = {"planes": [plane]} if plane else None
     out = _pipeline().run(rl, overrides)
     _report(out.results)
@@ -208,16 +199,12 @@ def explain(paths: tuple[str, ...], fmt: str, base: str | None, config_path: str
 def _explain(paths: tuple[str, ...], fmt: str, base: str | None, config_path: str | None) -> int:
     from . import explain as explain_mod
     from . import explain_formats as formats
-    from . import pipeline, sources
+    from . import pipeline
 
     if base is not None and fmt in ("mermaid", "dot"):
         raise click.BadParameter("--diff prints a list: use --format text, table or json", param_hint="--format")
-    try:
-        head = pipeline.analyze(_read(paths, config_path), VALIDATE)
-        old = pipeline.analyze(_read((base,), config_path), VALIDATE) if base is not None else None
-    except sources.SourceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 1
+    head = pipeline.analyze(_read(paths, config_path), VALIDATE)
+    old = pipeline.analyze(_read((base,), config_path), VALIDATE) if base is not None else None
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "text"
     if old is not None:
@@ -249,13 +236,9 @@ def lint(paths: tuple[str, ...], config_path: str | None) -> None:
 
 
 def _lint(paths: tuple[str, ...], config_path: str | None) -> int:
-    from . import pipeline, sources
+    from . import pipeline
 
-    try:
-        analysis = pipeline.analyze(_read(paths, config_path), VALIDATE)
-    except sources.SourceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 1
+    analysis = pipeline.analyze(_read(paths, config_path), VALIDATE)
     results = analysis.results
     for result in results:
         click.echo(result.line())

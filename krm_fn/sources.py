@@ -17,8 +17,8 @@ from .constants import PLANE_ANNOTATION
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-class SourceError(Exception):
-    pass
+class SourceError(krm.InputError):
+    """Files or folders that cannot be read as input (reported like any unreadable input)."""
 
 
 def _files(path: str) -> list[tuple[str, str]]:
