@@ -9,38 +9,33 @@ _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
-def dns1123_label_problem(value: str) -> str | None:
-    """Why ``value`` is not a DNS-1123 label (namespaces), or None."""
+def _problem(value: str, longest: int, pattern: re.Pattern, rule: str, excluded: tuple = ()) -> str | None:
+    """Empty, too long (checked first: no pattern runs on a huge value), or not matching ``pattern``."""
     if not value:
         return "must not be empty"
-    if len(value) > 63:
-        return f"must be at most 63 characters (has {len(value)})"
-    if not _LABEL.match(value):
-        return "must be a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)"
-    return None
+    if len(value) > longest:
+        return f"must be at most {longest} characters (has {len(value)})"
+    return None if pattern.match(value) and value not in excluded else rule
+
+
+def dns1123_label_problem(value: str) -> str | None:
+    """Why ``value`` is not a DNS-1123 label (namespaces), or None."""
+    return _problem(value, 63, _LABEL,
+                    "must be a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a "
+                    "letter or digit)")
 
 
 def dns1123_subdomain_problem(value: str) -> str | None:
     """Why ``value`` is not a DNS-1123 subdomain (object names), or None."""
-    if not value:
-        return "must not be empty"
-    if len(value) > 253:
-        return f"must be at most 253 characters (has {len(value)})"
-    if not _SUBDOMAIN.match(value):
-        return ("must be a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', "
-                "starting and ending with a letter or digit)")
-    return None
+    return _problem(value, 253, _SUBDOMAIN,
+                    "must be a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', starting and ending "
+                    "with a letter or digit)")
 
 
 def secret_key_problem(value: str) -> str | None:
     """Why ``value`` cannot be a key of a Secret / ESO ``secretKey``, or None."""
-    if not value:
-        return "must not be empty"
-    if len(value) > 253:
-        return f"must be at most 253 characters (has {len(value)})"
-    if not _SECRET_KEY.match(value) or value in (".", ".."):
-        return "must consist of letters, digits, '-', '_' or '.' (and not be '.' or '..')"
-    return None
+    return _problem(value, 253, _SECRET_KEY, "must consist of letters, digits, '-', '_' or '.' (and not be '.' or "
+                    "'..')", excluded=(".", ".."))
 
 
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
