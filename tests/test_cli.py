@@ -112,11 +112,19 @@ def test_render_reads_stdin_and_config_file(tmp_path) -> None:
     assert [e["spec"]["refreshInterval"] for e in es] == ["5m0s"]
 
 
-def test_render_errors_go_to_stderr_with_file_and_nothing_to_stdout(tmp_path) -> None:
+def _quickstart_with(tmp_path, file: str, old: str, new: str):
+    """A copy of the quickstart package with one edit in one file."""
     pkg = tmp_path / "pkg"
     shutil.copytree(QUICKSTART, pkg)
-    deployment = pkg / "deployment.yaml"
-    deployment.write_text(deployment.read_text().replace("key: password", "key: pasword"))
+    path = pkg / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return pkg
+
+
+def test_render_errors_go_to_stderr_with_file_and_nothing_to_stdout(tmp_path) -> None:
+    pkg = _quickstart_with(tmp_path, "deployment.yaml", "key: password", "key: pasword")
     proc = run_process(["render", str(pkg)])
     assert proc.returncode == 1
     assert proc.stdout == b""
@@ -144,10 +152,7 @@ def test_render_plane_option_tolerates_surrounding_blanks() -> None:
 
 
 def test_render_reports_a_secretfanout_of_another_version(tmp_path) -> None:
-    pkg = tmp_path / "pkg"
-    shutil.copytree(QUICKSTART, pkg)
-    config = pkg / "secretfanout.yaml"
-    config.write_text(config.read_text().replace("fn.openchoreo.dev/v1alpha1", "fn.openchoreo.dev/v1beta1"))
+    pkg = _quickstart_with(tmp_path, "secretfanout.yaml", "fn.openchoreo.dev/v1alpha1", "fn.openchoreo.dev/v1beta1")
     proc = run_process(["render", str(pkg)])
     assert proc.returncode == 1 and proc.stdout == b""
     assert "unsupported function config fn.openchoreo.dev/v1beta1/SecretFanout" in proc.stderr.decode()
