@@ -61,14 +61,14 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
             rendered.append((item, render.external_secret(item, config)))
         except render.RenderError as exc:
             results.error(exc.message, item.sources[0].obj, exc.field)
-    generated = reconcile.drop_clashes([p for p, _ in rendered], [o for _, o in rendered], inv, results)
-    kept = {id(o) for o in generated}
-    kept_planned = [p for p, o in rendered if id(o) in kept]
-    annotate = consumers.consumer_annotations([n for p in kept_planned for n in p.needs])
+    kept = reconcile.drop_clashes(rendered, inv, results)
+    kept_planned = [p for p, _ in kept]
+    generated = [o for _, o in kept]
     if config.mode == "validate":
         lint.check(items, inv, needs, kept_planned, results)
         out = list(items)
     else:
+        annotate = consumers.consumer_annotations([n for p in kept_planned for n in p.needs])
         out = reconcile.merge(items, inv, generated, annotate, config)
     if config.externalSecretAPIVersion.endswith("v1beta1"):
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "

@@ -27,12 +27,12 @@ def _with_annotations(obj: dict, extra: dict[str, str]) -> dict:
     return out
 
 
-def drop_clashes(planned: list[Planned], generated: list[dict], inv: Inventory,
-                 results: krm.Results) -> list[dict]:
-    """Generated objects that clash with a user's ExternalSecret or another file are left out."""
-    kept: list[dict] = []
+def drop_clashes(rendered: list[tuple[Planned, dict]], inv: Inventory,
+                 results: krm.Results) -> list[tuple[Planned, dict]]:
+    """The rendered (plan, object) pairs, less those that clash with a user's ExternalSecret or another file."""
+    kept: list[tuple[Planned, dict]] = []
     paths: dict[str, Planned] = {}
-    for item, obj in zip(planned, generated):
+    for item, obj in rendered:
         target = item.target
         if ownership.identity(obj) in inv.hand_edited:
             continue  # the edited object stays; reported by inventory
@@ -50,7 +50,7 @@ def drop_clashes(planned: list[Planned], generated: list[dict], inv: Inventory,
                           item.needs[0].consumer, item.needs[0].field)
             continue
         paths[path] = item
-        kept.append(obj)
+        kept.append((item, obj))
     return kept
 
 
