@@ -5,32 +5,32 @@ costs seconds on a large package, while the function itself needs a fraction
 of that.  So, in function mode:
 
 * **Split.** A block-style ResourceList (what kpt and kustomize send) is cut
-  into its top-level part and one text chunk per item, by lines: an item
-  starts with ``- `` at the items' indentation and runs until the next line
-  at that indentation or less.  YAML forbids any line of an item (plain or
-  quoted continuation lines, block scalars) from being indented that little,
-  so the cut is exact.  Anything unusual (flow-style items, tabs, carriage
-  returns, document markers, characters YAML forbids, an item not starting
-  with a plain key) makes :func:`Reader.load` use :func:`yamlio.load_all` on
-  the whole text instead.
-* **Parse.** The text is parsed by ``yaml_rs`` (Rust, YAML 1.2 core
-  schema, duplicate keys are errors): the top-level part, then the items a
-  batch at a time (``items:`` and the batch's lines, the same YAML as in the
-  whole text), each batch copied with every distinct short string held once
-  (yaml_rs makes a string per occurrence) and then dropped, so the package's
-  full yaml_rs data never exists at once.  Its scalar meanings equal
-  yamlio's (go-yaml v3) for every plain scalar *except* numbers and
-  timestamps, whose text yamlio keeps as :class:`yamlio.RawScalar`.  An item
-  whose text contains anything where the two could differ (a plain token
-  that starts like a number but is not a canonical decimal integer, a tag,
-  an anchor or alias, a merge key, a complex key, a non-empty flow
-  collection) is parsed again, alone, by yamlio: exact, at yamlio's speed.
-  In the other items, canonical integers become ``RawScalar``s with the same
-  text.  The top-level part (``functionConfig``) is always read by yamlio.
-  Any yaml_rs error means the whole text goes through yamlio, which reports
-  it with a line number.
+  into its top-level part and one span of text per item, by lines: an item
+  starts with ``- `` at the items' indentation and runs until the next such
+  line or the first top-level key.  A line indented less than its item's
+  content can only continue a quoted scalar (go-yaml writes those at column
+  0): that item alone is read by yamlio.  A text that cannot be cut so
+  (tabs, carriage returns, document markers, characters YAML forbids, a cut
+  that lands inside a quoted scalar) is read whole by :func:`yamlio.load_all`.
+* **Parse.** The items are parsed by ``yaml_rs`` (Rust, YAML 1.2 core
+  schema, duplicate keys are errors) a batch at a time (``items:`` and the
+  batch's lines, the same YAML as in the whole text), each batch copied with
+  every distinct short string held once (yaml_rs makes a string per
+  occurrence) and then dropped, so the package's full yaml_rs data never
+  exists at once.  Of an item that will be written back as its text, only
+  what the pipeline reads is kept (``Reader(project=...)``).  yaml_rs's
+  scalar meanings equal yamlio's (go-yaml v3) for every plain scalar
+  *except* numbers and timestamps, whose text yamlio keeps as
+  :class:`yamlio.RawScalar`.  An item whose text contains anything where the
+  two could differ (a plain token that starts like a number but is not a
+  canonical decimal integer, a tag, an anchor or alias, a merge key, a
+  complex key, a non-empty flow collection) is read alone by yamlio: exact,
+  at yamlio's speed.  In the other items, canonical integers become
+  ``RawScalar``s with the same text.  The top-level part (``functionConfig``)
+  is always read by yamlio.  Any yaml_rs error, and any alias, means the
+  whole text goes through yamlio, which reports it with a line number.
 * **Write.** An output item that *is* an input item (the pipeline passed it
-  through untouched) is written as the very text it came in as, re-indented,
+  through untouched) is written as the very text it came in as,
   unless its text is one yamlio.dump would not write: an item read by
   yamlio above (anchors, aliases, tags, merge keys and flow collections are
   not written out) or holding a plain string a YAML 1.1 reader takes for
@@ -41,10 +41,12 @@ of that.  So, in function mode:
 """
 from __future__ import annotations
 
+import bisect
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import krm, limits, yamlio
+
 
 class _Pattern:
     """A regular expression compiled on first use (the function's start-up time matters)."""
@@ -89,7 +91,6 @@ _DIFFERS = _Pattern(
 # Where _DIFFERS could match: a search for these is fast, one with all of
 # _DIFFERS's branches several times slower.
 _CANDIDATE = _Pattern(r"<<|[:,][\[{]|[ \n](?:[+.0-9!&*\[{?]|-[^ \n])")
-_INTEGER = _Pattern(r"\s-?[0-9]")
 # A plain string that go-yaml v3 reads as a string but a YAML 1.1 reader
 # (kubectl, Argo CD: go-yaml v2) would not: yamlio.dump quotes it, so an item
 # holding one is dumped rather than passed through as its text.
@@ -97,31 +98,35 @@ _MISREAD = _Pattern(r"[ \n](?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|
                       r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)(?=:?\s)")
 
 
-def _differs(chunk: str) -> bool:
-    """Could yaml_rs read some scalar of this item (a dedented chunk) differently from yamlio?"""
-    text = "\n" + chunk
-    return any(_DIFFERS.match(text, m.start()) for m in _CANDIDATE.finditer(text))
-
-
 _ITEMS = _Pattern(r"^items:[ ]*\n", re.MULTILINE)
 _FIRST_CONTENT = _Pattern(r"^( *)([^ \n])", re.MULTILINE)
+# After the items (kpt and kustomize write them at column 0): the first top-level key.
+_TOP_LEVEL_KEY = _Pattern(r"^[A-Za-z_][\w.-]*:(?:[ ]|$)", re.MULTILINE)
+_MARKERS = _Pattern(r"^(?:---|\.\.\.|%)", re.MULTILINE)
 
 
 class _Split:
-    __slots__ = ("header", "chunks", "starts")
+    __slots__ = ("header", "indent", "starts", "suspect")
 
-    def __init__(self, header: str, chunks: list[str], starts: list[int]):
-        self.header = header
-        self.chunks = chunks
-        self.starts = starts  # where each item's line starts in the text (the newline before it), then the end
+    def __init__(self, header: str, indent: int, starts: list[int], suspect: set[int]):
+        self.header = header  # the top-level text, items emptied
+        self.indent = indent  # the column of the items' "- "
+        self.starts = starts  # where each item starts in the text (the newline before its "- "), then the end
+        self.suspect = suspect  # items holding lines indented less than their content (quoted continuations)
 
 
 def split(text: str) -> _Split | None:
-    """The top-level text (items emptied) and each item's text, dedented; None if not provably right.
+    """Where each item of a block-style ResourceList starts; None when the text is not laid out so.
 
-    Items are ``- `` at one indentation ``k`` followed by a plain key; every
-    other non-blank line of the items must be indented at least ``k + 2``
-    (the items' content), and the items end at the first line at column 0.
+    Items are ``- `` at one indentation ``k`` followed by a plain key; their
+    content is indented ``k + 2`` or more, and they end at the first
+    top-level key (or, for ``k > 0``, the first line indented less than
+    ``k``).  A line indented less than its item's content, other than a
+    comment, can only be the continuation of a quoted scalar (go-yaml writes
+    those at column 0) or an error: its item is *suspect* and is read alone
+    by yamlio.  A wrong cut (an item start inside a quoted scalar) leaves an
+    unterminated quote in the item before it, which no parser accepts, so
+    the caller falls back to reading the whole text with yamlio.
     """
     if "\t" in text or "\r" in text or "\x00" in text or _NON_PRINTABLE.search(text):
         return None
@@ -130,46 +135,57 @@ def split(text: str) -> _Split | None:
         return None
     head = text[:found.end()]
     first_line = re.search(r"^[^\s#]", head, re.MULTILINE)  # after comments and blank lines
-    if re.search(r"^(?:---|\.\.\.|%)", head, re.MULTILINE) or first_line is None or first_line.group() == "-":
+    if _MARKERS.search(head) or first_line is None or first_line.group() == "-":
         return None  # several documents, directives, or not a mapping
     first = _FIRST_CONTENT.search(text, found.end())
     if first is None:
         return None
     k = len(first.group(1))
-    end_pattern = r"^(?!- )[^ \n#]" if k == 0 else r"^[^ \n#]"  # comment lines stay with the item above
-    end = re.compile(end_pattern, re.MULTILINE).search(text, found.end())
+    end = (_TOP_LEVEL_KEY.search(text, found.end()) if k == 0
+           else re.compile(rf"^ {{0,{k - 1}}}[^ \n#]", re.MULTILINE).search(text, found.end()))
     stop = end.start() if end is not None else len(text)
-    region = text[found.end() - 1:stop]  # from the newline ending "items:"
     tail = text[stop:]
-    if re.search(r"^(?:---|\.\.\.|%)", tail, re.MULTILINE):
+    if _MARKERS.search(tail):
         return None
-    if not region.endswith("\n"):
-        region += "\n"
-    # Every non-blank line is an item start, a comment, or indented past the items' content column.
-    if re.search(rf"\n(?! {{{k}}}- [^\s{{}}\[\]\"'!&*|>?%@`#,-]) {{0,{k + 1}}}[^ \n#]", region):
-        return None
-    base = found.end() - 1
-    starts = [base + m.start() for m in re.finditer(rf"\n {{{k}}}- ", region)]
+    base = found.end() - 1  # the newline ending "items:"
+    starts = [m.start() for m in re.compile(rf"\n {{{k}}}- ").finditer(text, base, stop)]
+    if not starts or re.search(r"^ *[^ \n#]", text[base + 1:starts[0]], re.MULTILINE):
+        return None  # something other than comments before the first item
     starts.append(stop)
-    marked = re.sub(rf"\n {{{k}}}- ", "\n\x00", region)
-    dedented = re.sub(rf"\n {{1,{k + 2}}}", "\n", marked)
-    chunks = dedented[1:].split("\x00")
-    if chunks[0]:
-        return None
-    if len(starts) != len(chunks):
-        return None
-    return _Split(head + tail, chunks[1:], starts)
+    suspect: set[int] = set()
+    # Lines indented less than an item's content (k + 2), other than comments and item starts followed by a plain key.
+    under = re.compile(rf"\n(?! {{{k}}}- [^\s{{}}\[\]\"'!&*|>?%@`#,-]) {{0,{k + 1}}}[^ \n#]")
+    for m in under.finditer(text, starts[0], stop):
+        suspect.add(bisect.bisect_right(starts, m.start()) - 1)
+    return _Split(head + tail, k, starts, suspect)
 
 
-def _compact(item: dict, convert: bool, memo: dict[str, str]) -> tuple[dict, int]:
+def _items_where(pattern: Any, text: str, starts: list[int], check: Any = None) -> set[int]:
+    """The items whose text ``pattern`` finds (and, with ``check``, ``check`` matches where it found)."""
+    found: set[int] = set()
+    pos, stop = starts[0], starts[-1]
+    while True:
+        m = pattern.search(text, pos, stop)
+        if m is None:
+            return found
+        at = m.start()
+        if check is not None and not check.match(text, at):
+            pos = at + 1
+            continue
+        index = bisect.bisect_right(starts, at) - 1
+        found.add(index)
+        pos = starts[index + 1]  # one match is enough: on to the next item
+
+
+def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int]:
     """A copy of yaml_rs data (an item) with each distinct string held once, and its nesting depth
-    (collections, as limits.measure_node counts them); with ``convert``, canonical integers become
-    RawScalars (yamlio's meaning).
+    (collections, as limits.measure_node counts them); canonical integers become RawScalars
+    (yamlio's meaning).
 
     yaml_rs makes a new string object for every key and value: in a large
     package most are repeats ("name", "metadata", a namespace), and sharing
     them makes the data several times smaller.  Integer keys never get here
-    (:func:`_differs` sends such items to yamlio), so only strings are shared.
+    (:data:`_DIFFERS` sends such items to yamlio), so only strings are shared.
     """
     root: dict = {}
     stack: list = [(item, root, 1)]
@@ -187,10 +203,25 @@ def _compact(item: dict, convert: bool, memo: dict[str, str]) -> tuple[dict, int
                 child = {} if t is dict else [None] * len(v)
                 stack.append((v, child, level + 1))
                 v = child
-            elif t is int and convert:
+            elif t is int:
                 v = raw(tag, str(v))
             copy[share(k, k) if type(k) is str else k] = v  # a list's copy is filled by index
     return root, deepest
+
+
+def _depth(item: dict) -> int:
+    """The nesting depth of yaml_rs data, as :func:`_compact` measures it, without copying."""
+    stack: list = [(item, 1)]
+    deepest = 0
+    while stack:
+        node, level = stack.pop()
+        if level > deepest:
+            deepest = level
+        for v in node.values() if type(node) is dict else node:
+            t = type(v)
+            if t is dict or t is list:
+                stack.append((v, level + 1))
+    return deepest
 
 
 # Strings up to this length are shared (long ones rarely repeat).
@@ -199,9 +230,10 @@ _SHARED = 100
 _BATCH = 500
 
 
-def _native_batches(text: str, parts: _Split) -> Iterator[list] | None:
-    """yaml_rs's items of the text, a batch at a time (each batch parsed as ``items:`` and its lines);
-    None, or a shorter run, when yaml_rs cannot read all of it (yamlio reads it and reports it)."""
+def _native_batches(text: str, parts: _Split, indexes: list[int]) -> Iterator[list] | None:
+    """yaml_rs's values of the items ``indexes``, a batch at a time (each batch parsed as ``items:``
+    and the items' lines, the same YAML as in the whole text); None, or a shorter run, when yaml_rs
+    cannot read all of it (yamlio reads it and reports it)."""
     try:
         import yaml_rs
     except ImportError:  # pragma: no cover - a runtime dependency; yamlio still works
@@ -221,11 +253,11 @@ def _native_batches(text: str, parts: _Split) -> Iterator[list] | None:
 
     def batches() -> Iterator[list]:
         starts = parts.starts
-        for first in range(0, len(starts) - 1, _BATCH):
-            last = min(first + _BATCH, len(starts) - 1)
-            doc = load("items:" + text[starts[first]:starts[last]])
+        for first in range(0, len(indexes), _BATCH):
+            batch = indexes[first:first + _BATCH]
+            doc = load("items:" + "".join(text[starts[i]:starts[i + 1]] for i in batch))
             items = doc.get("items") if isinstance(doc, dict) else None
-            if not isinstance(items, list) or len(items) != last - first:
+            if not isinstance(items, list) or len(items) != len(batch):
                 return
             yield items
 
@@ -245,67 +277,116 @@ class Reader:
 
     ``reader = Reader(); rl = krm.parse_resource_list(text, measure, reader.load)``;
     then ``reader.dump(pipeline.run(rl))``.
+
+    ``project``, given an item that will be written back as its input text,
+    returns the part of it the pipeline reads (or None: all of it); only
+    that part is kept, so a large package's data is never all in memory.
     """
 
-    def __init__(self) -> None:
-        self._texts: dict[int, tuple[Any, str]] = {}
+    def __init__(self, project: Callable[[dict], dict | None] | None = None) -> None:
+        self._project = project
+        self._text = ""
+        self._parts: _Split | None = None
+        self._texts: dict[int, tuple[Any, int]] = {}  # id of an item written as its text -> (item, index)
         self.fast = False  # whether the last load took the fast path
 
     def load(self, text: str, measure: limits.Measure | None = None) -> list[Any]:
         """:func:`yamlio.load_all`'s documents, measured the same way (depth; aliases never get here)."""
-        self._texts = {}
+        self._texts, self._text, self._parts = {}, "", None
         self.fast = False
         measure = measure if measure is not None else limits.Measure()
         docs = self._load_fast(text, measure)
         if docs is None:
-            self._texts = {}
+            self._texts, self._parts = {}, None
             return yamlio.load_all(text, measure)
         self.fast = True
+        self._text = text  # unchanged items are written as slices of it
         return docs
 
     def _load_fast(self, text: str, measure: limits.Measure) -> list[Any] | None:
         parts = split(text)
-        native = _native_batches(text, parts) if parts is not None else None
-        if parts is None or native is None:
+        if parts is None:
+            return None
+        starts = parts.starts
+        count = len(starts) - 1
+        # Items yaml_rs could read differently from yamlio, and items yamlio.dump would write differently.
+        exact = parts.suspect | _items_where(_CANDIDATE, text, starts, _DIFFERS)
+        misread = _items_where(_MISREAD, text, starts)
+        native = _native_batches(text, parts, [i for i in range(count) if i not in exact])
+        if native is None:
             return None
         found = limits.Measure()
         docs = [d for d in yamlio.load_all(parts.header, found) if d is not None]
         if len(docs) != 1 or not isinstance(docs[0], dict) or docs[0].get("items") is not None:
             return None
-        items: list = []
+        self._parts = parts
+        items: list = [None] * count
         memo: dict[str, str] = {}
-        chunks = iter(parts.chunks)
-        for value, chunk in ((v, next(chunks)) for batch in native for v in batch):
-            if type(value) is not dict or _differs(chunk):
-                # read exactly; written by yamlio.dump (no anchors, tags, merge keys out); an item
-                # that is not a mapping is an error result, and rare: no need to be fast
-                exact_measure = limits.Measure()
-                try:
-                    exact = yamlio.load_all(chunk, exact_measure)
-                except yamlio.YamlError:
+        values = (v for batch in native for v in batch)
+        for index in range(count):
+            if index in exact:
+                value, depth = self._read_exact(text, index)
+                if value is None:
                     return None
-                if len(exact) != 1:
-                    return None
-                depth = exact_measure.depth
-                value = exact[0]
             else:
-                value, depth = _compact(value, _INTEGER.search(chunk) is not None, memo)
-                if not _MISREAD.search("\n" + chunk):
-                    self._texts[id(value)] = (value, chunk)
+                value = next(values, None)
+                if type(value) is not dict:
+                    if value is None:
+                        return None  # yaml_rs could not read a batch
+                    value, depth = self._read_exact(text, index)  # not a mapping: an error result, rare
+                    if value is None:
+                        return None
+                else:
+                    whole = index in misread or self._project is None
+                    kept = None if whole else self._project(value)
+                    copy, depth = _compact(kept if kept is not None else value, memo)
+                    if kept is not None:
+                        depth = _depth(value)
+                    if index not in misread:
+                        self._texts[id(copy)] = (copy, index)
+                    value = copy
             if depth + _ITEM_LEVEL > limits.CAPS.maxDepth:
                 return None  # yamlio reports it, with the line
             found.depth = max(found.depth, depth + _ITEM_LEVEL)
-            items.append(value)
-        if len(items) != len(parts.chunks):
-            return None  # yaml_rs could not read a batch
+            items[index] = value
         docs[0]["items"] = items
         measure.depth = max(measure.depth, found.depth)
         return docs
 
+    def _read_exact(self, text: str, index: int) -> tuple[Any, int]:
+        """(yamlio's value of one item, its depth), or (None, 0) when it must be read with the whole text.
+
+        Read exactly; written by yamlio.dump (no anchors, tags, merge keys out).
+        """
+        starts = self._parts.starts if self._parts is not None else split(text).starts
+        exact_measure = limits.Measure()
+        try:
+            docs = yamlio.load_all("items:" + text[starts[index]:starts[index + 1]], exact_measure)
+        except (yamlio.YamlError, limits.LimitError):
+            return None, 0
+        if exact_measure.aliases or len(docs) != 1 or not isinstance(docs[0], dict) or list(docs[0]) != ["items"]:
+            return None, 0  # aliases are measured over the whole stream
+        items = docs[0]["items"]
+        if not isinstance(items, list) or len(items) != 1 or items[0] is None:
+            return None, 0
+        return items[0], exact_measure.depth - _ITEM_LEVEL
+
     def text_of(self, item: Any) -> str | None:
         """The input text of an item that passed through unchanged (same object), else None."""
         entry = self._texts.get(id(item))
-        return entry[1] if entry is not None and entry[0] is item else None
+        if entry is None or entry[0] is not item:
+            return None
+        return self._item_text(entry[1])
+
+    def _item_text(self, index: int) -> str:
+        """An item's input text as an entry of the output's ``items:`` (``- `` at column 0, like yamlio.dump)."""
+        parts = self._parts
+        chunk = self._text[parts.starts[index] + 1:parts.starts[index + 1]]
+        if not chunk.endswith("\n"):
+            chunk += "\n"
+        if parts.indent:
+            chunk = re.sub(rf"(?m)^ {{{parts.indent}}}", "", chunk)
+        return chunk
 
     def dump(self, rl: krm.ResourceList) -> str:
         """``yamlio.dump(rl.to_dict())``, with unchanged items written as their input text."""
@@ -331,20 +412,11 @@ class Reader:
             if run:
                 yield dump(run)
                 run = []
-            yield _as_item(text)
+            yield text
         if run:
             yield dump(run)
         if data:
             yield dump(data)
-
-
-def _as_item(chunk: str) -> str:
-    """A dedented item chunk as an entry of the output's ``items:`` (indentless, like yamlio.dump)."""
-    first, _, rest = chunk.partition("\n")
-    if not rest:
-        return f"- {first}\n"
-    indented = "\n".join(f"  {line}" if line else line for line in rest.split("\n"))
-    return f"- {first}\n{indented}"
 
 
 # --- writing generated objects ---------------------------------------------------------

@@ -149,13 +149,15 @@ def test_yaml_1_1_traps_are_dumped_quoted_not_passed_through(word: str) -> None:
 
 @pytest.mark.parametrize("text", [
     '{"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": [{"kind": "A"}]}',
-    RL + "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n",
     RL + "-\n  apiVersion: v1\n  kind: ConfigMap\n",
     RL + "- apiVersion: v1\n\tkind: ConfigMap\n",
     RL.replace("\n", "\r\n") + "- apiVersion: v1\r\n  kind: ConfigMap\r\n",
     "---\n" + RL + "- apiVersion: v1\n  kind: ConfigMap\n",
-    RL + "- apiVersion: v1\n kind: ConfigMap\n",
-    RL + "- apiVersion: v1\n  kind: ConfigMap\n- &a x\n",
+    RL + "# a comment\n  x: 1\n- apiVersion: v1\n  kind: ConfigMap\n",
+    RL + "- apiVersion: v1\n  kind: ConfigMap\n- &a x\n- *a\n",  # aliases are measured over the whole stream
+    RL + "- a: 'x\n- b: y'\n",  # an item start inside a quoted scalar
+    RL + "- a: 'x\n- b: y\n",  # ... never closed
+    RL + '- a: "one\n- two\nthree: 4"\n',  # ... and a line that looks like a top-level key
 ])
 def test_shapes_that_cannot_be_split_use_yamlio(text: str) -> None:
     try:
@@ -168,6 +170,35 @@ def test_shapes_that_cannot_be_split_use_yamlio(text: str) -> None:
     docs, reader = load(text)
     assert not reader.fast
     assert same(docs, expected) is None
+
+
+ODD = "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: plain\n"
+
+
+@pytest.mark.parametrize("odd", [
+    "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n",  # flow style
+    "- apiVersion: v1\n kind: ConfigMap\n",  # content indented one column (an error)
+    "- &a x\n",  # an anchor on the item
+    "- 'quoted': key\n",
+    # go-yaml (kpt) writes the continuation lines of a quoted scalar at column 0
+    "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  data:\n    banner: 'line one\n\n      line two\n\n'\n",
+])
+def test_an_item_the_fast_path_cannot_read_is_read_alone_by_yamlio(odd: str) -> None:
+    """One odd item (flow style, quoted continuation lines at column 0...) does not slow down the others."""
+    text = RL + ODD + odd + ODD.replace("plain", "after")
+    try:
+        expected = yamlio.load_all(text)
+    except yamlio.YamlError as exc:
+        with pytest.raises(yamlio.YamlError) as got:
+            load(text)
+        assert str(got.value) == str(exc)
+        return
+    docs, reader = load(text)
+    assert reader.fast
+    assert same(docs, expected) is None
+    first, middle, last = docs[0]["items"]
+    assert reader.text_of(first) == ODD and reader.text_of(last) == ODD.replace("plain", "after")
+    assert reader.text_of(middle) is None  # written by yamlio.dump
 
 
 @pytest.mark.parametrize("text", [
