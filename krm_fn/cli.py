@@ -39,6 +39,18 @@ def _pipeline():
     return pipeline
 
 
+def _project(obj: dict) -> dict | None:
+    from .projection import project  # imported once there are items (it imports the pipeline's modules)
+
+    return project(obj)
+
+
+def function_reader() -> fastio.Reader:
+    """The reader of function mode: unchanged items are written back as the text they came in as,
+    and only what the pipeline reads of them is kept in memory (:mod:`krm_fn.projection`)."""
+    return fastio.Reader(project=_project)
+
+
 def _guard(body: Callable[[], int]) -> None:
     try:
         code = body()
@@ -90,7 +102,7 @@ def _function_mode() -> int:
 
 def _function_run() -> int:
     data = sys.stdin.buffer.read(limits.input_cap() + 1)  # never more than the cap in memory
-    reader = fastio.Reader()  # unchanged items are written back as the text they came in as
+    reader = function_reader()
     measure = limits.Measure()
     limits.check_bytes(len(data), measure)
     text, data = yamlio.decode(data), b""  # hold the input once, not as bytes and text

@@ -155,7 +155,7 @@ def _items_refs(name: str, path: str, items, name_field: str) -> Iterator[Ref]:
 
 
 # Where each workload kind keeps its pod spec(s).
-_POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("v1", "Pod"): ("spec",),
     ("apps/v1", "Deployment"): ("spec", "template", "spec"),
     ("apps/v1", "StatefulSet"): ("spec", "template", "spec"),
@@ -164,7 +164,7 @@ _POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("batch/v1", "Job"): ("spec", "template", "spec"),
     ("batch/v1", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
 }
-_ARGO_KINDS = {"Workflow": ("spec",), "WorkflowTemplate": ("spec",), "ClusterWorkflowTemplate": ("spec",),
+ARGO_SPEC_PATHS = {"Workflow": ("spec",), "WorkflowTemplate": ("spec",), "ClusterWorkflowTemplate": ("spec",),
                "CronWorkflow": ("spec", "workflowSpec")}
 
 
@@ -191,11 +191,11 @@ def _argo_refs(spec, path: str) -> Iterator[Ref]:
 def _workload_refs(obj: dict) -> tuple[str, Iterator[Ref]] | None:
     """(plane family, every Secret name the workload reads), or None for other kinds."""
     api, kind = obj.get("apiVersion"), obj.get("kind")
-    if (api, kind) in _POD_SPEC_PATHS:
-        path = _POD_SPEC_PATHS[(api, kind)]
+    if (api, kind) in POD_SPEC_PATHS:
+        path = POD_SPEC_PATHS[(api, kind)]
         return "data", pod_spec_refs(get(obj, *path), ".".join(path))
-    if kind in _ARGO_KINDS and api == "argoproj.io/v1alpha1":
-        path = _ARGO_KINDS[kind]
+    if kind in ARGO_SPEC_PATHS and api == "argoproj.io/v1alpha1":
+        path = ARGO_SPEC_PATHS[kind]
         return "build", _argo_refs(get(obj, *path), ".".join(path))
     return None
 

@@ -27,8 +27,9 @@ class DurationError(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=256)
 def parse(text: str) -> int:
-    """Nanoseconds, exactly as Go's ``time.ParseDuration`` computes them."""
+    """Nanoseconds, exactly as Go's ``time.ParseDuration`` computes them (cached: a run sees a few intervals)."""
     original = text
     if not text:
         raise DurationError('invalid duration ""')

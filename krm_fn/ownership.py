@@ -35,9 +35,11 @@ def content(obj: dict) -> dict:
     return {"spec": obj.get("spec")}
 
 
-def checksum(obj: dict) -> str:
-    canonical = json.dumps(yamlio.to_json_data(content(obj)), sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False)
+def checksum(obj: dict, plain: bool = False) -> str:
+    """sha256 of :func:`content` as canonical JSON.  ``plain``: the object holds only strings, booleans,
+    lists and string-keyed mappings (what :mod:`krm_fn.render` builds), the same JSON without the conversion."""
+    data = content(obj) if plain else yamlio.to_json_data(content(obj))
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

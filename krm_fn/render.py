@@ -259,5 +259,5 @@ def external_secret(content: Content, config: fnconfig.FunctionConfig) -> dict:
         },
         "spec": _upstream_spec(content) if upstream else _native_spec(content, config),
     }
-    obj["metadata"]["annotations"][CHECKSUM_ANNOTATION] = ownership.checksum(obj)
+    obj["metadata"]["annotations"][CHECKSUM_ANNOTATION] = ownership.checksum(obj, plain=True)
     return obj

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from krm_fn import fastio, krm, pipeline, yamlio
+from krm_fn import cli, fastio, krm, pipeline, yamlio
 from krm_fn.yamlio import RawScalar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ def run_text(text: str) -> tuple[str, krm.ResourceList]:
     Unchanged items come back as their input text (krm_fn/fastio.py); tests/test_fastio.py checks
     that the plain yamlio path gives the same data.
     """
-    reader = fastio.Reader()
+    reader = cli.function_reader()
     out = pipeline.run(krm.parse_resource_list(text, load=reader.load))
     return reader.dump(out), out
 

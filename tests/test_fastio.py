@@ -299,3 +299,58 @@ def test_repeated_strings_are_shared_in_what_is_read() -> None:
     assert reader.fast
     assert next(iter(first["metadata"])) is next(iter(second["metadata"]))  # the key "name"
     assert first["kind"] is second["kind"]
+
+
+DEPLOYMENT = RL + """\
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: web
+    namespace: shop
+    annotations:
+      note: kept
+  spec:
+    replicas: 2
+    template:
+      spec:
+        containers:
+        - name: web
+          image: example.com/web:1
+          env:
+          - name: PLAIN
+            value: x
+          - name: DB
+            valueFrom:
+              secretKeyRef:
+                name: db
+                key: password
+        volumes:
+        - name: tmp
+          emptyDir: {}
+        - name: creds
+          secret:
+            secretName: creds
+"""
+
+
+def test_the_function_keeps_only_what_the_pipeline_reads_of_pass_through_items() -> None:
+    from krm_fn import cli
+
+    full = load(DEPLOYMENT)[0][0]["items"][0]
+    reader = cli.function_reader()
+    item = reader.load(DEPLOYMENT)[0]["items"][0]
+    assert reader.text_of(item) is not None  # written back as its text
+    assert item["metadata"] == full["metadata"]
+    spec = item["spec"]["template"]["spec"]
+    assert "replicas" not in item["spec"] and "image" not in spec["containers"][0]
+    assert spec["containers"][0]["env"] == full["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert spec["volumes"] == [{}, {"secret": {"secretName": "creds"}}]  # positions kept: field paths stay right
+
+
+def test_an_item_reconcile_changes_is_read_whole() -> None:
+    """A stale credentials annotation is removed from the item: it is written from its data, all of it."""
+    text = DEPLOYMENT.replace("      note: kept\n",
+                              "      note: kept\n      secretref-fn.openchoreo.dev/credentials-secret: old\n")
+    out, _ = run_text(text)
+    assert "credentials-secret" not in out
+    assert same(yamlio.load_all(out)[0]["items"][0]["spec"], yamlio.load_all(text)[0]["items"][0]["spec"]) is None

@@ -1,0 +1,115 @@
+"""What the pipeline reads of an item it passes through unchanged.
+
+In function mode such an item is written back as its input text
+(:mod:`krm_fn.fastio`), so its data is only read, never written: the reader
+keeps just the part below, and a large package's Services, ConfigMaps and
+workload containers (images, probes, resources) are never all in memory.
+
+The part kept is what the steps read:
+
+* identity and metadata (every step, results, ownership);
+* the whole object for anything the inventory types or checks
+  (OpenChoreo and ESO kinds, core Secrets, objects this function generated)
+  and anything reconcile may change (an item carrying an annotation this
+  function writes on consumers);
+* in Kubernetes and Argo workloads, the pod-spec fields that can name a
+  Secret (:mod:`krm_fn.consumers`), with list positions kept so field paths
+  in results stay the same.
+
+A step that starts reading another field of such items must add it here.
+Every golden case runs both ways (tests/test_fastio.py) and must agree.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import krm, ownership
+from .constants import CONSUMER_ANNOTATIONS
+from .consumers import ARGO_SPEC_PATHS, POD_SPEC_PATHS
+
+WHOLE_GROUPS = ("openchoreo.dev", "external-secrets.io")
+_CONTAINER_FIELDS = ("env", "envFrom")
+_VOLUME_FIELDS = ("secret", "projected")
+
+
+def project(obj: dict) -> dict | None:
+    """The part of ``obj`` the pipeline reads, or None when it reads (or may read) all of it."""
+    api, kind, meta = obj.get("apiVersion"), obj.get("kind"), obj.get("metadata")
+    if type(api) is not str or type(kind) is not str or type(meta) is not dict:
+        return None  # reported as an error, with whatever the object holds
+    if krm.group(api) in WHOLE_GROUPS or (kind == "Secret" and api == "v1") or ownership.is_owned(obj):
+        return None
+    annotations = meta.get("annotations")
+    if type(annotations) is dict and any(k in annotations for k in CONSUMER_ANNOTATIONS):
+        return None  # reconcile removes the stale annotation: the item is written from its data
+    out = {"apiVersion": api, "kind": kind, "metadata": meta}
+    path = POD_SPEC_PATHS.get((api, kind))
+    if path is not None:
+        _put(out, obj, path, _pod_spec)
+    elif kind in ARGO_SPEC_PATHS and api == "argoproj.io/v1alpha1":
+        _put(out, obj, ARGO_SPEC_PATHS[kind], _argo_spec)
+    return out
+
+
+def _put(out: dict, obj: dict, path: tuple[str, ...], skeleton) -> None:
+    """``out`` gains ``skeleton(obj at path)`` at ``path`` (nothing when a step is not a mapping)."""
+    node: Any = obj
+    for key in path:
+        if type(node) is not dict or key not in node:
+            return
+        node = node[key]
+    if type(node) is not dict:
+        return
+    for key in path[:-1]:
+        out = out.setdefault(key, {})
+    out[path[-1]] = skeleton(node)
+
+
+def _only(node: Any, fields: tuple[str, ...]) -> Any:
+    """A mapping cut down to ``fields``; anything else as it is (the finders skip it alike)."""
+    if type(node) is not dict:
+        return node
+    return {k: node[k] for k in fields if k in node}
+
+
+def _each(node: Any, fields: tuple[str, ...]) -> Any:
+    return [_only(entry, fields) for entry in node] if type(node) is list else node
+
+
+def _pod_spec(spec: dict) -> dict:
+    out: dict = {}
+    if "imagePullSecrets" in spec:
+        out["imagePullSecrets"] = spec["imagePullSecrets"]
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        if group in spec:
+            out[group] = _each(spec[group], _CONTAINER_FIELDS)
+    if "volumes" in spec:
+        out["volumes"] = _each(spec["volumes"], _VOLUME_FIELDS)
+    return out
+
+
+def _argo_template(template: Any) -> Any:
+    if type(template) is not dict:
+        return template
+    out: dict = {}
+    for single in ("container", "script"):
+        if single in template:
+            out[single] = _only(template[single], _CONTAINER_FIELDS)
+    for group in ("initContainers", "sidecars"):
+        if group in template:
+            out[group] = _each(template[group], _CONTAINER_FIELDS)
+    if "volumes" in template:
+        out["volumes"] = _each(template["volumes"], _VOLUME_FIELDS)
+    return out
+
+
+def _argo_spec(spec: dict) -> dict:
+    out: dict = {}
+    if "imagePullSecrets" in spec:
+        out["imagePullSecrets"] = spec["imagePullSecrets"]
+    if "volumes" in spec:
+        out["volumes"] = _each(spec["volumes"], _VOLUME_FIELDS)
+    if "templates" in spec:
+        templates = spec["templates"]
+        out["templates"] = [_argo_template(t) for t in templates] if type(templates) is list else templates
+    return out
