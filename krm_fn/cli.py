@@ -113,7 +113,7 @@ def _function_run() -> int:
     work = bool(rl.items) or rl.function_config is not None
     if work or limits.exceeded(rl.measure, limits.DEFAULTS):
         _pipeline().check_limits(rl.measure, rl.function_config)
-    out = _pipeline().run(rl) if work else rl
+    out = _pipeline().run(rl, deferred=True) if work else rl  # ExternalSecrets rendered as written
     stream = sys.stdout.buffer
     for part in reader.dump_parts(out):  # in pieces: the output is never held as text and bytes at once
         stream.write(part.encode("utf-8"))

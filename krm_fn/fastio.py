@@ -393,18 +393,19 @@ class Reader:
         return "".join(self.dump_parts(rl))
 
     def dump_parts(self, rl: krm.ResourceList) -> Iterator[str]:
-        """:meth:`dump` in pieces, so a large output is never held twice (text and bytes) at once."""
-        data = rl.to_dict()
-        items = data.pop("items")
-        if all(self.text_of(item) is None for item in items):
+        """:meth:`dump` in pieces, so a large output is never held twice (text and bytes) at once;
+        :class:`krm.Deferred` items are built as they are written, a few at a time."""
+        if not rl.items:
             yield dump(rl.to_dict())
             return
-        yield yamlio.dump({"apiVersion": data.pop("apiVersion"), "kind": data.pop("kind")}) + "items:\n"
+        rest = krm.ResourceList([], rl.function_config, rl.results).to_dict()
+        del rest["items"]
+        yield yamlio.dump({"apiVersion": rest.pop("apiVersion"), "kind": rest.pop("kind")}) + "items:\n"
         run: list = []
-        for item in items:
+        for item in rl.items:
             text = self.text_of(item)
             if text is None:
-                run.append(item)
+                run.append(item.build() if isinstance(item, krm.Deferred) else item)
                 if len(run) == _RUN:  # a list's entries are written independently: same text in pieces
                     yield dump(run)
                     run = []
@@ -415,8 +416,8 @@ class Reader:
             yield text
         if run:
             yield dump(run)
-        if data:
-            yield dump(data)
+        if rest:
+            yield dump(rest)
 
 
 # --- writing generated objects ---------------------------------------------------------

@@ -206,15 +206,29 @@ class Results(list):
 # --- the ResourceList ------------------------------------------------------------
 
 
+class Deferred:
+    """An output item built only when it is written (:meth:`build`), so a large output is never all data."""
+
+    __slots__ = ()
+
+    def build(self) -> dict:
+        raise NotImplementedError
+
+
+def built(items: list) -> list:
+    """``items`` with every :class:`Deferred` item built."""
+    return [item.build() if isinstance(item, Deferred) else item for item in items]
+
+
 @dataclass
 class ResourceList:
-    items: list[dict]
+    items: list  # objects; an output's may hold Deferred items (see built)
     function_config: dict | None = None
     results: Results = field(default_factory=Results)
     measure: limits.Measure | None = None  # what reading it took (checked against the config's limits)
 
     def to_dict(self) -> dict:
-        out: dict[str, Any] = {"apiVersion": OUTPUT_VERSION, "kind": "ResourceList", "items": self.items}
+        out: dict[str, Any] = {"apiVersion": OUTPUT_VERSION, "kind": "ResourceList", "items": built(self.items)}
         if self.function_config is not None:
             out["functionConfig"] = self.function_config
         if self.results:

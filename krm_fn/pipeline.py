@@ -23,17 +23,23 @@ from . import consumers, inventory, krm, limits, lint, plan, reconcile, releaseb
 class Analysis:
     """Everything one run learned: what ``run`` writes, and how it got there."""
 
-    items: list  # the output items
+    items: list  # the output items; generated ExternalSecrets are render.Pending until written
     function_config: dict | None
     results: krm.Results
     config: fnconfig.FunctionConfig | None = None
     inventory: inventory.Inventory | None = None
     needs: list[consumers.Need] = field(default_factory=list)
-    planned: list[plan.Planned] = field(default_factory=list)  # rendered and kept, same order as generated
-    generated: list[dict] = field(default_factory=list)
+    planned: list[plan.Planned] = field(default_factory=list)  # checked and kept, in output order
 
-    def resource_list(self) -> krm.ResourceList:
-        return krm.ResourceList(self.items, self.function_config, self.results)
+    @property
+    def generated(self) -> list[dict]:
+        """The generated ExternalSecrets, rendered (same order as ``planned``)."""
+        return [render.external_secret(p, self.config) for p in self.planned]
+
+    def resource_list(self, deferred: bool = False) -> krm.ResourceList:
+        """The output; with ``deferred``, generated objects are rendered only as they are written."""
+        return krm.ResourceList(self.items if deferred else krm.built(self.items), self.function_config,
+                                self.results)
 
 
 def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
@@ -55,25 +61,25 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     # `planes` set by the caller (render --plane) is not the config's to be blamed for.
     planes_source = None if overrides and "planes" in overrides else rl.function_config
     planned = plan.build(needs, inv, config, results, planes_source)
-    rendered: list[tuple[plan.Planned, dict]] = []
+    renderable: list[plan.Planned] = []
     for item in planned:
         try:
-            rendered.append((item, render.external_secret(item, config)))
+            render.check(item, config)
         except render.RenderError as exc:
             results.error(exc.message, item.sources[0].obj, exc.field)
-    kept = reconcile.drop_clashes(rendered, inv, results)
-    kept_planned = [p for p, _ in kept]
-    generated = [o for _, o in kept]
+            continue
+        renderable.append(item)
+    kept = reconcile.drop_clashes(renderable, inv, config, results)
     if config.mode == "validate":
-        lint.check(items, inv, needs, kept_planned, results)
+        lint.check(items, inv, needs, kept, results)
         out = list(items)
     else:
-        annotate = consumers.consumer_annotations([n for p in kept_planned for n in p.needs])
-        out = reconcile.merge(items, inv, generated, annotate, config)
+        annotate = consumers.consumer_annotations([n for p in kept for n in p.needs])
+        out = reconcile.merge(items, inv, [render.Pending(p, config) for p in kept], annotate, config)
     if config.externalSecretAPIVersion.endswith("v1beta1"):
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
                         "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)
-    return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept_planned, generated)
+    return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept)
 
 
 def check_limits(measure: limits.Measure | None, function_config: dict | None) -> None:
@@ -89,9 +95,12 @@ def check_limits(measure: limits.Measure | None, function_config: dict | None) -
         raise krm.InputError("; ".join(message for _, message in problems))
 
 
-def run(rl: krm.ResourceList, overrides: dict | None = None) -> krm.ResourceList:
-    """The KRM function: a ResourceList in, a ResourceList (with results) out."""
-    return analyze(rl, overrides).resource_list()
+def run(rl: krm.ResourceList, overrides: dict | None = None, deferred: bool = False) -> krm.ResourceList:
+    """The KRM function: a ResourceList in, a ResourceList (with results) out.
+
+    ``deferred``: generated ExternalSecrets stay :class:`render.Pending` in the output's items, rendered
+    as they are written (function mode: at the L benchmark they would take 190 MB as data)."""
+    return analyze(rl, overrides).resource_list(deferred)
 
 
 def _dedupe(results: krm.Results) -> krm.Results:

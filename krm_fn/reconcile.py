@@ -10,7 +10,7 @@ be written to the same file.
 """
 from __future__ import annotations
 
-from . import krm, ownership
+from . import krm, render
 from .config import FunctionConfig
 from .constants import CONSUMER_ANNOTATIONS
 from .inventory import Inventory
@@ -27,14 +27,14 @@ def _with_annotations(obj: dict, extra: dict[str, str]) -> dict:
     return out
 
 
-def drop_clashes(rendered: list[tuple[Planned, dict]], inv: Inventory,
-                 results: krm.Results) -> list[tuple[Planned, dict]]:
-    """The rendered (plan, object) pairs, less those that clash with a user's ExternalSecret or another file."""
-    kept: list[tuple[Planned, dict]] = []
+def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
+                 results: krm.Results) -> list[Planned]:
+    """The planned ExternalSecrets, less those that clash with a user's ExternalSecret or another file."""
+    kept: list[Planned] = []
     paths: dict[str, Planned] = {}
-    for item, obj in rendered:
+    for item in planned:
         target = item.target
-        if ownership.identity(obj) in inv.hand_edited:
+        if render.identity(target) in inv.hand_edited:
             continue  # the edited object stays; reported by inventory
         user = inv.user_external_secrets.get((target.namespace, target.name))
         if user is not None:
@@ -42,7 +42,7 @@ def drop_clashes(rendered: list[tuple[Planned, dict]], inv: Inventory,
                           f"secretref-fn would generate it from SecretReference {item.source} for {target.plane}; "
                           "rename or remove one of them", user, "metadata.name")
             continue
-        path = krm.annotations(obj)[krm.PATH]
+        path = render.path_of(target, config)
         other = paths.get(path)
         if other is not None:
             results.error(f"ExternalSecrets for {other.target.plane} and {target.plane} would both be written to "
@@ -50,11 +50,11 @@ def drop_clashes(rendered: list[tuple[Planned, dict]], inv: Inventory,
                           item.needs[0].consumer, item.needs[0].field)
             continue
         paths[path] = item
-        kept.append((item, obj))
+        kept.append(item)
     return kept
 
 
-def merge(items: list, inv: Inventory, generated: list[dict], annotate: dict[int, dict[str, str]],
+def merge(items: list, inv: Inventory, generated: list, annotate: dict[int, dict[str, str]],
           config: FunctionConfig) -> list:
     if config.output == "generated":
         return list(generated)

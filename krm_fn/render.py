@@ -108,12 +108,9 @@ def _check_required_keys(ref: SecretRef) -> None:
                           f"(Kubernetes refuses the Secret otherwise); it has: {', '.join(keys)}", "spec.data")
 
 
-def _dockerconfig_template(ref: SecretRef) -> str | None:
-    """The ``.dockerconfigjson`` template for username/password references, else None.
-
-    Built with Sprig ``dict``/``toJson`` so a password holding quotes or
-    backslashes still yields valid JSON.
-    """
+def _registry_server(ref: SecretRef) -> str | None:
+    """The Go template expression for the registry of a username/password dockerconfigjson reference
+    (None for any other reference); RenderError when the reference cannot make one."""
     keys = ref.spec.keys()
     if ref.spec.template.type != DOCKERCONFIGJSON or ".dockerconfigjson" in keys:
         return None
@@ -122,14 +119,24 @@ def _dockerconfig_template(ref: SecretRef) -> str | None:
                           f"or 'username' and 'password' keys (it has: {', '.join(keys)})", "spec.data")
     server_key = next((k for k in _SERVER_KEYS if k in keys), None)
     if server_key is not None:
-        server = f".{server_key}"
-    else:
-        literal = krm.annotations(ref.obj).get(REGISTRY_SERVER_ANNOTATION, DOCKER_HUB)
-        if not isinstance(literal, str) or not _SAFE_SERVER.match(literal):
-            raise RenderError(f"annotation {REGISTRY_SERVER_ANNOTATION} must be a registry host or URL "
-                              "(letters, digits and . : / @ - _ only)",
-                              f"metadata.annotations.{REGISTRY_SERVER_ANNOTATION}")
-        server = json.dumps(literal)
+        return f".{server_key}"
+    literal = krm.annotations(ref.obj).get(REGISTRY_SERVER_ANNOTATION, DOCKER_HUB)
+    if not isinstance(literal, str) or not _SAFE_SERVER.match(literal):
+        raise RenderError(f"annotation {REGISTRY_SERVER_ANNOTATION} must be a registry host or URL "
+                          "(letters, digits and . : / @ - _ only)",
+                          f"metadata.annotations.{REGISTRY_SERVER_ANNOTATION}")
+    return json.dumps(literal)
+
+
+def _dockerconfig_template(ref: SecretRef) -> str | None:
+    """The ``.dockerconfigjson`` template for username/password references, else None.
+
+    Built with Sprig ``dict``/``toJson`` so a password holding quotes or
+    backslashes still yields valid JSON.
+    """
+    server = _registry_server(ref)
+    if server is None:
+        return None
     return ('{{ dict "auths" (dict ' + server + ' (dict "username" .username "password" .password '
             '"auth" (printf "%s:%s" .username .password | b64enc))) | toJson }}')
 
@@ -150,8 +157,6 @@ def _template(content: Content) -> dict:
     source SecretReference (the first one wins on a clash).
     """
     ref = content.template_ref
-    if ref is not None:
-        _check_required_keys(ref)
     template: dict = {"type": ref.spec.template.type if ref is not None else "Opaque",
                       "engineVersion": "v2", "mergePolicy": "Replace"}
     labels: dict[str, str] = {}
@@ -224,7 +229,6 @@ def _upstream_spec(content: Content) -> dict:
     """Field for field what OpenChoreo's stock templates write (openchoreo-api.md section 8)."""
     target: dict = {"name": content.target.name, "creationPolicy": "Owner"}
     if content.upstream == UPSTREAM_WORKFLOW and content.template_ref is not None:
-        _check_required_keys(content.template_ref)
         target["template"] = {"type": content.template_ref.spec.template.type}
     return {
         "refreshInterval": UPSTREAM_REFRESH,
@@ -234,12 +238,39 @@ def _upstream_spec(content: Content) -> dict:
     }
 
 
+def _upstream(content: Content, config: fnconfig.FunctionConfig) -> bool:
+    return config.compatibility == "upstream" and content.upstream is not None
+
+
+def check(content: Content, config: fnconfig.FunctionConfig) -> None:
+    """Raise :class:`RenderError` if ``content`` cannot become a valid ExternalSecret; else render cannot fail."""
+    ref = content.template_ref
+    if ref is None:
+        return
+    if _upstream(content, config):
+        if content.upstream == UPSTREAM_WORKFLOW:
+            _check_required_keys(ref)
+        return
+    _check_required_keys(ref)
+    _registry_server(ref)
+
+
+def path_of(target: Target, config: fnconfig.FunctionConfig) -> str:
+    """The file the ExternalSecret for ``target`` is written to (kpt's path annotation)."""
+    return names.externalsecret_path(config.outputDir, target.plane.kind, target.plane.name,
+                                     target.namespace, target.name)
+
+
+def identity(target: Target) -> tuple[str, str, str, str]:
+    """:func:`ownership.identity` of the ExternalSecret for ``target``, without rendering it."""
+    return ("ExternalSecret", target.namespace, target.name, str(target.plane))
+
+
 def external_secret(content: Content, config: fnconfig.FunctionConfig) -> dict:
     """The ExternalSecret that materialises ``content`` as Secret ``target.name`` in one plane."""
+    check(content, config)
     target = content.target
-    path = names.externalsecret_path(config.outputDir, target.plane.kind, target.plane.name,
-                                     target.namespace, target.name)
-    upstream = config.compatibility == "upstream" and content.upstream is not None
+    path = path_of(target, config)
     obj = {
         "apiVersion": config.externalSecretAPIVersion,
         "kind": "ExternalSecret",
@@ -257,7 +288,21 @@ def external_secret(content: Content, config: fnconfig.FunctionConfig) -> dict:
                 krm.LEGACY_INDEX: "0",
             },
         },
-        "spec": _upstream_spec(content) if upstream else _native_spec(content, config),
+        "spec": _upstream_spec(content) if _upstream(content, config) else _native_spec(content, config),
     }
     obj["metadata"]["annotations"][CHECKSUM_ANNOTATION] = ownership.checksum(obj, plain=True)
     return obj
+
+
+class Pending(krm.Deferred):
+    """An ExternalSecret that is rendered when it is written: a large run never holds all of them as data
+    (:func:`check` has passed, so rendering cannot fail)."""
+
+    __slots__ = ("content", "config")
+
+    def __init__(self, content: Content, config: fnconfig.FunctionConfig):
+        self.content = content
+        self.config = config
+
+    def build(self) -> dict:
+        return external_secret(self.content, self.config)

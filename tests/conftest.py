@@ -1,6 +1,7 @@
 """Shared fixtures: paths, running the function in-process and as a process."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -35,8 +36,8 @@ def run_text(text: str) -> tuple[str, krm.ResourceList]:
     that the plain yamlio path gives the same data.
     """
     reader = cli.function_reader()
-    out = pipeline.run(krm.parse_resource_list(text, load=reader.load))
-    return reader.dump(out), out
+    out = pipeline.run(krm.parse_resource_list(text, load=reader.load), deferred=True)
+    return reader.dump(out), dataclasses.replace(out, items=krm.built(out.items))
 
 
 def run_text_exact(text: str) -> tuple[str, krm.ResourceList]:

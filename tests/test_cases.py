@@ -38,3 +38,15 @@ def test_error_cases_say_so_in_their_name(case: str) -> None:
 
 def test_there_are_cases() -> None:
     assert len(CASES) >= 20
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_what_reconcile_knows_before_rendering_is_what_is_rendered(case: str) -> None:
+    """Generated objects are rendered only as they are written; reconcile decides clashes from their
+    target alone, so the identity and file it computes must be the rendered object's."""
+    from krm_fn import krm, ownership, pipeline, render
+
+    analysis = pipeline.analyze(krm.parse_resource_list((TESTDATA / case / "input.yaml").read_text()))
+    for planned, obj in zip(analysis.planned, analysis.generated, strict=True):
+        assert render.identity(planned.target) == ownership.identity(obj)
+        assert render.path_of(planned.target, analysis.config) == krm.annotations(obj)[krm.PATH]
