@@ -17,7 +17,7 @@ from .models import GROUP
 from .openchoreo_naming import git_secret_name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Need:
     consumer: dict
     field: str  # path of the reference inside the consumer
@@ -302,7 +302,7 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     return needs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretName:
     """A Secret name a workload or ServiceClass reads, whether or not it is a SecretReference."""
 

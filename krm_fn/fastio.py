@@ -430,6 +430,11 @@ class _Unsupported(Exception):
 _SCALARS: dict[tuple, str] = {}
 
 
+# A string PyYAML writes plain unless a YAML reader would take it for something else
+# (yamlio.needs_quotes): starts with a letter, no spaces, no indicators; a colon only inside.
+_PLAIN = _Pattern(r"[A-Za-z][A-Za-z0-9_./-]*(?::[A-Za-z0-9_./-]+)*\Z")
+
+
 def _scalar(value: Any) -> str:
     """A single-line scalar as yamlio.dump writes it (plain, quoted), cached by value."""
     kind = type(value)
@@ -443,12 +448,15 @@ def _scalar(value: Any) -> str:
         raise _Unsupported
     text = _SCALARS.get(key)
     if text is None:
-        if kind is str and "\n" in value:
+        if kind is str and _PLAIN.match(value) and not yamlio.needs_quotes(value):
+            text = value  # most names, paths and annotations: no need to ask PyYAML
+        elif kind is str and "\n" in value:
             raise _Unsupported  # block scalars are indented by context: leave them to PyYAML
-        text = yamlio.dump(value)
-        text = text[:-5] if text.endswith("\n...\n") else text[:-1]
-        if "\n" in text:
-            raise _Unsupported
+        else:
+            text = yamlio.dump(value)
+            text = text[:-5] if text.endswith("\n...\n") else text[:-1]
+            if "\n" in text:
+                raise _Unsupported
         if len(_SCALARS) < 100_000:
             _SCALARS[key] = text
     return text

@@ -19,7 +19,7 @@ from .constants import CHECKSUM_ANNOTATION, MANAGED_BY_LABEL, PLANE_ANNOTATION
 ESO_GROUP = "external-secrets.io"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class PlaneId:
     kind: str
     namespace: str  # "" for cluster-scoped planes
@@ -45,7 +45,7 @@ class PlaneId:
         return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Store:
     name: str
     kind: str  # SecretStore | ClusterSecretStore
@@ -58,7 +58,7 @@ class Plane:
     store: Store | None
 
 
-@dataclass
+@dataclass(slots=True)
 class SecretRef:
     obj: dict
     namespace: str

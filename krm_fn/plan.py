@@ -21,7 +21,7 @@ from .placement import PlacementError, planes_for
 from .render import Content, Entry, Target
 
 
-@dataclass
+@dataclass(slots=True)
 class Planned(Content):
     needs: list[Need] = field(default_factory=list)
 

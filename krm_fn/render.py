@@ -35,7 +35,7 @@ class RenderError(Exception):
         self.field = field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     plane: PlaneId
     store: Store
@@ -43,7 +43,7 @@ class Target:
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One ``data[]`` entry: ``item`` of SecretReference ``ref``, written under ``secret_key``."""
 
@@ -57,7 +57,7 @@ UPSTREAM_WORKFLOW = "workflow"  # OpenChoreo's workflow templates (<run>-git-sec
 UPSTREAM_REFRESH = "15s"  # hard-coded in OpenChoreo's templates
 
 
-@dataclass
+@dataclass(slots=True)
 class Content:
     """What one ExternalSecret holds."""
 

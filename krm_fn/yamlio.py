@@ -136,7 +136,7 @@ def resolve_plain(text: str) -> str:
     return STR
 
 
-def _needs_quotes(text: str) -> bool:
+def needs_quotes(text: str) -> bool:
     """Would some Kubernetes YAML reader take this plain text for a non-string?"""
     if resolve_plain(text) != STR:
         return True
@@ -280,7 +280,7 @@ class _Dumper(_BaseDumper):
     def resolve(self, kind, value, implicit):  # noqa: D401 - PyYAML hook
         if kind is ScalarNode and implicit[0]:
             tag = resolve_plain(value)
-            if tag == STR and _needs_quotes(value):
+            if tag == STR and needs_quotes(value):
                 return BOOL  # any non-str tag: the emitter then quotes the string
             return tag
         return super().resolve(kind, value, implicit)

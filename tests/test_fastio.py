@@ -354,3 +354,16 @@ def test_an_item_reconcile_changes_is_read_whole() -> None:
     out, _ = run_text(text)
     assert "credentials-secret" not in out
     assert same(yamlio.load_all(out)[0]["items"][0]["spec"], yamlio.load_all(text)[0]["items"][0]["spec"]) is None
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NAME_LIKE = st.text(alphabet="aAyYnNoOtTfFeE019_./:- ", min_size=1, max_size=12)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(value=st.one_of(_NAME_LIKE, st.sampled_from(["y", "Yes", "on", "OFF", "null", "True", "e1", "E3",
+                                                     "sha256:ab", "a:", "a: b", "a:b:c", "x.1e3", "n"])))
+def test_scalars_written_without_pyyaml_are_what_pyyaml_writes(value: str) -> None:
+    assert fastio.dump({value: [value]}) == yamlio.dump({value: [value]})
