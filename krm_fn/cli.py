@@ -119,7 +119,25 @@ def _function_run() -> int:
         stream.write(part.encode("utf-8"))
     stream.flush()
     _report(out.results)
-    return 1 if out.results.has_errors else 0
+    code = 1 if out.results.has_errors else 0
+    if _exit_when_done:
+        # The output is written: end the process now rather than free a large run's objects one by
+        # one (about a fifth of the wall time at the M benchmark).  Only as the command itself.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+# Set by entry(): the process is the command itself, not an in-process caller (tests, CliRunner).
+_exit_when_done = False
+
+
+def entry() -> None:
+    """The ``secretref-fn`` command and ``python -m krm_fn``."""
+    global _exit_when_done
+    _exit_when_done = True
+    main(prog_name="secretref-fn")
 
 
 @click.group(invoke_without_command=True, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
