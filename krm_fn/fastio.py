@@ -82,19 +82,20 @@ _DIFFERS = _Pattern(
     r"<<"                                     # merge keys
     r"|[:,][\[{](?![\]}])"                    # flow collection after a JSON-like key
     r"|[ \n](?:"
-    r"[!&*]\S"                                # tags, anchors, aliases
+    r"[!&]\S|\*[^\s'\"]"                     # tags, anchors, aliases (not "* *'" ending a quoted cron schedule:
+    # an alias named like that is an error to yaml_rs too, which sends the whole text to yamlio)
     r"|[\[{](?![\]}])"                        # non-empty flow collections
     r"|\?\s"                                  # complex keys
     r"|-?[0-9]+:\s"                            # integer keys
     # a plain scalar go-yaml reads as a number or timestamp, other than a canonical decimal integer
     rf"|(?!(?:0|-?[1-9][0-9]*):?\s){_NUMBER_OR_TIMESTAMP}:?(?=\s))")
-# Where _DIFFERS could match: a search for these is fast, one with all of
-# _DIFFERS's branches several times slower.
-_CANDIDATE = _Pattern(r"<<|[:,][\[{]|[ \n](?:[+.0-9!&*\[{?]|-[^ \n])")
+# Where _DIFFERS could match (a superset: two characters each of its branches starts with).  Python's
+# regular expressions try a pattern at every position; two character classes are tried fastest.
+_CANDIDATE = _Pattern(r"[<:, \n][<\[{+.0-9!&*?-]")
 # A plain string that go-yaml v3 reads as a string but a YAML 1.1 reader
 # (kubectl, Argo CD: go-yaml v2) would not: yamlio.dump quotes it, so an item
 # holding one is dumped rather than passed through as its text.
-_MISREAD = _Pattern(r"[ \n](?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|="
+_MISREAD = _Pattern(r"[ \n](?=[yYnNoO=+0-9-])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|="
                       r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)(?=:?\s)")
 
 

@@ -130,7 +130,8 @@ def test_items_the_native_parser_could_misread_are_read_by_yamlio(item: str, rea
 def test_canonical_integers_and_yaml_1_2_words_take_the_native_path() -> None:
     text = RL + ("- apiVersion: v1\n  kind: Service\n  metadata:\n    name: s\n  spec:\n    ports:\n"
                  "    - port: 80\n      targetPort: -1\n      big: 123456789012345678901234567890\n"
-                 "    flag: true\n    none: ~\n    word: yes-really\n")
+                 "    flag: true\n    none: ~\n    word: yes-really\n"
+                 "    schedule: '*/5 * * * *'\n    every: \"*/10 * * * *\"\n")  # quoted: no alias here
     docs, reader = load(text)
     item = docs[0]["items"][0]
     assert reader.text_of(item) is not None
@@ -206,6 +207,8 @@ def test_an_item_the_fast_path_cannot_read_is_read_alone_by_yamlio(odd: str) -> 
     RL + "- apiVersion: v1\n  kind: ConfigMap\n  data: *nowhere\n",  # unknown alias
     RL + "- apiVersion: v1\n  kind: \"ConfigMap\n",  # unterminated string
     RL + "- apiVersion: v1\n  kind: ConfigMap\n  x: \x07\n",  # a character YAML forbids
+    RL + "- apiVersion: v1\n  kind: ConfigMap\n  x: &'q' 12\n",  # an anchor name go-yaml refuses (yaml_rs takes it)
+    RL + "- apiVersion: v1\n  kind: ConfigMap\n  x: *'q'\n",  # an alias name like the end of a quoted cron
 ])
 def test_errors_are_yamlios_with_its_line_numbers(text: str) -> None:
     with pytest.raises(yamlio.YamlError) as exact:
