@@ -210,21 +210,6 @@ def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int]:
     return root, deepest
 
 
-def _depth(item: dict) -> int:
-    """The nesting depth of yaml_rs data, as :func:`_compact` measures it, without copying."""
-    stack: list = [(item, 1)]
-    deepest = 0
-    while stack:
-        node, level = stack.pop()
-        if level > deepest:
-            deepest = level
-        for v in node.values() if type(node) is dict else node:
-            t = type(v)
-            if t is dict or t is list:
-                stack.append((v, level + 1))
-    return deepest
-
-
 # Strings up to this length are shared (long ones rarely repeat).
 _SHARED = 100
 # Items parsed per yaml_rs call: the whole package's yaml_rs data never exists at once.
@@ -338,11 +323,9 @@ class Reader:
                     if value is None:
                         return None
                 else:
-                    whole = index in misread or self._project is None
-                    kept = None if whole else self._project(value)
-                    copy, depth = _compact(kept if kept is not None else value, memo)
-                    if kept is not None:
-                        depth = _depth(value)
+                    copy, depth = _compact(value, memo)
+                    if index not in misread and self._project is not None:
+                        copy = self._project(copy) or copy  # the rest of the copy is freed at once
                     if index not in misread:
                         self._texts[id(copy)] = (copy, index)
                     value = copy

@@ -28,8 +28,6 @@ from .constants import CONSUMER_ANNOTATIONS
 from .consumers import ARGO_SPEC_PATHS, POD_SPEC_PATHS
 
 WHOLE_GROUPS = ("openchoreo.dev", "external-secrets.io")
-_CONTAINER_FIELDS = ("env", "envFrom")
-_VOLUME_FIELDS = ("secret", "projected")
 
 
 def project(obj: dict) -> dict | None:
@@ -65,15 +63,66 @@ def _put(out: dict, obj: dict, path: tuple[str, ...], skeleton) -> None:
     out[path[-1]] = skeleton(node)
 
 
+# What a list entry the finders find nothing in becomes: one shared, never written, empty mapping
+# (the list keeps its length, so the field paths of the entries that matter stay the same).
+_NOTHING: dict = {}
+
+
 def _only(node: Any, fields: tuple[str, ...]) -> Any:
     """A mapping cut down to ``fields``; anything else as it is (the finders skip it alike)."""
     if type(node) is not dict:
         return node
-    return {k: node[k] for k in fields if k in node}
+    return {k: node[k] for k in fields if k in node} or _NOTHING
 
 
 def _each(node: Any, fields: tuple[str, ...]) -> Any:
     return [_only(entry, fields) for entry in node] if type(node) is list else node
+
+
+def _env(entries: Any) -> Any:
+    """``env``: of each entry only ``valueFrom.secretKeyRef``."""
+    if type(entries) is not list:
+        return entries
+    out = []
+    for entry in entries:
+        source = entry.get("valueFrom") if type(entry) is dict else None
+        ref = source.get("secretKeyRef", _NOTHING) if type(source) is dict else _NOTHING
+        out.append({"valueFrom": {"secretKeyRef": ref}} if ref is not _NOTHING else
+                   (entry if type(entry) is not dict else _NOTHING))
+    return out
+
+
+def _container(container: Any) -> Any:
+    if type(container) is not dict:
+        return container
+    out = {}
+    if "env" in container:
+        out["env"] = _env(container["env"])
+    if "envFrom" in container:
+        out["envFrom"] = _each(container["envFrom"], ("secretRef",))
+    return out or _NOTHING
+
+
+def _containers(node: Any) -> Any:
+    return [_container(c) for c in node] if type(node) is list else node
+
+
+def _volume(volume: Any) -> Any:
+    if type(volume) is not dict:
+        return volume
+    out = {}
+    if "secret" in volume:
+        out["secret"] = volume["secret"]
+    projected = volume.get("projected")
+    if type(projected) is dict and "sources" in projected:
+        out["projected"] = {"sources": _each(projected["sources"], ("secret",))}
+    elif "projected" in volume:
+        out["projected"] = projected
+    return out or _NOTHING
+
+
+def _volumes(node: Any) -> Any:
+    return [_volume(v) for v in node] if type(node) is list else node
 
 
 def _pod_spec(spec: dict) -> dict:
@@ -82,9 +131,9 @@ def _pod_spec(spec: dict) -> dict:
         out["imagePullSecrets"] = spec["imagePullSecrets"]
     for group in ("initContainers", "containers", "ephemeralContainers"):
         if group in spec:
-            out[group] = _each(spec[group], _CONTAINER_FIELDS)
+            out[group] = _containers(spec[group])
     if "volumes" in spec:
-        out["volumes"] = _each(spec["volumes"], _VOLUME_FIELDS)
+        out["volumes"] = _volumes(spec["volumes"])
     return out
 
 
@@ -94,12 +143,12 @@ def _argo_template(template: Any) -> Any:
     out: dict = {}
     for single in ("container", "script"):
         if single in template:
-            out[single] = _only(template[single], _CONTAINER_FIELDS)
+            out[single] = _container(template[single])
     for group in ("initContainers", "sidecars"):
         if group in template:
-            out[group] = _each(template[group], _CONTAINER_FIELDS)
+            out[group] = _containers(template[group])
     if "volumes" in template:
-        out["volumes"] = _each(template["volumes"], _VOLUME_FIELDS)
+        out["volumes"] = _volumes(template["volumes"])
     return out
 
 
@@ -108,7 +157,7 @@ def _argo_spec(spec: dict) -> dict:
     if "imagePullSecrets" in spec:
         out["imagePullSecrets"] = spec["imagePullSecrets"]
     if "volumes" in spec:
-        out["volumes"] = _each(spec["volumes"], _VOLUME_FIELDS)
+        out["volumes"] = _volumes(spec["volumes"])
     if "templates" in spec:
         templates = spec["templates"]
         out["templates"] = [_argo_template(t) for t in templates] if type(templates) is list else templates

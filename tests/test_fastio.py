@@ -346,8 +346,9 @@ def test_the_function_keeps_only_what_the_pipeline_reads_of_pass_through_items()
     assert item["metadata"] == full["metadata"]
     spec = item["spec"]["template"]["spec"]
     assert "replicas" not in item["spec"] and "image" not in spec["containers"][0]
-    assert spec["containers"][0]["env"] == full["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert spec["volumes"] == [{}, {"secret": {"secretName": "creds"}}]  # positions kept: field paths stay right
+    # positions kept, so field paths in results stay right
+    assert spec["containers"][0]["env"] == [{}, {"valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]
+    assert spec["volumes"] == [{}, {"secret": {"secretName": "creds"}}]
 
 
 def test_an_item_reconcile_changes_is_read_whole() -> None:
