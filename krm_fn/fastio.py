@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import zlib
 from typing import Any, Callable, Iterator
 
 from . import krm, limits, yamlio
@@ -256,6 +257,35 @@ _ITEM_LEVEL = 2
 
 # Generated objects are written this many at a time: the text of all of them is never held at once.
 _RUN = 256
+# The items' text is kept compressed in blocks of about this many characters.
+_BLOCK = 1 << 20
+
+
+class _Texts:
+    """The items' input text, compressed a block at a time (zlib's fastest level: the L benchmark's
+    32 MB take about 4 MB).  Items are written in input order, so each block is decompressed once
+    (the last one stays open)."""
+
+    def __init__(self, text: str, starts: list[int]):
+        self._starts = starts
+        self._firsts: list[int] = []  # the first item of each block
+        self._blocks: list[tuple[int, bytes]] = []  # (where the block starts in the text, its compressed text)
+        count = len(starts) - 1
+        first = 0
+        while first < count:
+            end = max(bisect.bisect_left(starts, starts[first] + _BLOCK, first + 1, count), first + 1)
+            self._firsts.append(first)
+            self._blocks.append((starts[first], zlib.compress(text[starts[first]:starts[end]].encode("utf-8"), 1)))
+            first = end
+        self._open: tuple[int, str] = (-1, "")
+
+    def span(self, index: int) -> str:
+        """The text from the newline before item ``index`` to the newline before the next one."""
+        block = bisect.bisect_right(self._firsts, index) - 1
+        if self._open[0] != block:
+            self._open = (block, zlib.decompress(self._blocks[block][1]).decode("utf-8"))
+        base = self._blocks[block][0]
+        return self._open[1][self._starts[index] - base:self._starts[index + 1] - base]
 
 
 class Reader:
@@ -271,14 +301,14 @@ class Reader:
 
     def __init__(self, project: Callable[[dict], dict | None] | None = None) -> None:
         self._project = project
-        self._text = ""
+        self._kept: _Texts | None = None
         self._parts: _Split | None = None
         self._texts: dict[int, tuple[Any, int]] = {}  # id of an item written as its text -> (item, index)
         self.fast = False  # whether the last load took the fast path
 
     def load(self, text: str, measure: limits.Measure | None = None) -> list[Any]:
         """:func:`yamlio.load_all`'s documents, measured the same way (depth; aliases never get here)."""
-        self._texts, self._text, self._parts = {}, "", None
+        self._texts, self._kept, self._parts = {}, None, None
         self.fast = False
         measure = measure if measure is not None else limits.Measure()
         docs = self._load_fast(text, measure)
@@ -286,7 +316,7 @@ class Reader:
             self._texts, self._parts = {}, None
             return yamlio.load_all(text, measure)
         self.fast = True
-        self._text = text  # unchanged items are written as slices of it
+        self._kept = _Texts(text, self._parts.starts)  # unchanged items are written as their text
         return docs
 
     def _load_fast(self, text: str, measure: limits.Measure) -> list[Any] | None:
@@ -365,7 +395,7 @@ class Reader:
     def _item_text(self, index: int) -> str:
         """An item's input text as an entry of the output's ``items:`` (``- `` at column 0, like yamlio.dump)."""
         parts = self._parts
-        chunk = self._text[parts.starts[index] + 1:parts.starts[index + 1]]
+        chunk = self._kept.span(index)[1:]
         if not chunk.endswith("\n"):
             chunk += "\n"
         if parts.indent:

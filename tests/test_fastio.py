@@ -259,6 +259,15 @@ def test_output_written_in_small_runs_is_the_same_text(case: str, monkeypatch) -
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_text_kept_in_small_compressed_blocks_is_the_same_text(case: str, monkeypatch) -> None:
+    """The items' text is kept compressed in blocks (memory); what is written must not depend on their size."""
+    text = (TESTDATA / case / "input.yaml").read_text()
+    whole, _ = run_text(text)
+    monkeypatch.setattr(fastio, "_BLOCK", 64)
+    assert run_text(text)[0] == whole
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_items_parsed_in_small_batches_read_what_yamlio_reads(case: str, monkeypatch) -> None:
     """Items are parsed a batch at a time (memory); what is read must not depend on the batch size."""
     monkeypatch.setattr(fastio, "_BATCH", 2)
