@@ -441,7 +441,8 @@ class _Unsupported(Exception):
     """Data the block emitter below does not write exactly like yamlio.dump."""
 
 
-_SCALARS: dict[tuple, str] = {}
+_SCALARS: dict[Any, str] = {}  # a string by itself, other scalars by (type, ...)
+_CACHED = 20_000
 
 
 # A string PyYAML writes plain unless a YAML reader would take it for something else
@@ -453,7 +454,7 @@ def _scalar(value: Any) -> str:
     """A single-line scalar as yamlio.dump writes it (plain, quoted), cached by value."""
     kind = type(value)
     if kind is str:
-        key: tuple = (str, value)
+        key: Any = value
     elif kind is yamlio.RawScalar:
         key = (kind, value.tag, value.text)
     elif value is None or kind is bool:
@@ -471,7 +472,7 @@ def _scalar(value: Any) -> str:
             text = text[:-5] if text.endswith("\n...\n") else text[:-1]
             if "\n" in text:
                 raise _Unsupported
-        if len(_SCALARS) < 100_000:
+        if len(_SCALARS) < _CACHED:  # the first values met are the repeated ones (kinds, keys, stores)
             _SCALARS[key] = text
     return text
 
