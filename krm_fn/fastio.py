@@ -30,14 +30,17 @@ of that.  So, in function mode:
   is always read by yamlio.  Any yaml_rs error, and any alias, means the
   whole text goes through yamlio, which reports it with a line number.
 * **Write.** An output item that *is* an input item (the pipeline passed it
-  through untouched) is written as the very text it came in as,
+  through untouched) is written as the very text it came in as (kept
+  zlib-compressed in the meantime),
   unless its text is one yamlio.dump would not write: an item read by
   yamlio above (anchors, aliases, tags, merge keys and flow collections are
   not written out) or holding a plain string a YAML 1.1 reader takes for
   something else (``on``, ``no``, ``12:30``: yamlio.dump quotes them).
   Generated, modified and such items are written by :func:`dump`, which
-  gives ``yamlio.dump``'s text byte for byte, faster.  With no pass-through
-  text the output is byte-identical to ``yamlio.dump(rl.to_dict())``.
+  gives ``yamlio.dump``'s text byte for byte, faster; :class:`krm.Deferred`
+  items (generated ExternalSecrets) are built as they are written.  With no
+  pass-through text the output is byte-identical to
+  ``yamlio.dump(rl.to_dict())``.
 """
 from __future__ import annotations
 

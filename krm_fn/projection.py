@@ -21,7 +21,7 @@ Every golden case runs both ways (tests/test_fastio.py) and must agree.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from . import krm, ownership
 from .constants import CONSUMER_ANNOTATIONS
@@ -92,15 +92,14 @@ def _env(entries: Any) -> Any:
     return out
 
 
+def _env_from(entries: Any) -> Any:
+    return _each(entries, ("secretRef",))
+
+
 def _container(container: Any) -> Any:
     if type(container) is not dict:
         return container
-    out = {}
-    if "env" in container:
-        out["env"] = _env(container["env"])
-    if "envFrom" in container:
-        out["envFrom"] = _each(container["envFrom"], ("secretRef",))
-    return out or _NOTHING
+    return _cut(container, _CONTAINER) or _NOTHING
 
 
 def _containers(node: Any) -> Any:
@@ -125,40 +124,33 @@ def _volumes(node: Any) -> Any:
     return [_volume(v) for v in node] if type(node) is list else node
 
 
+def _same(node: Any) -> Any:
+    return node
+
+
+def _cut(node: Any, fields: dict[str, Callable[[Any], Any]]) -> Any:
+    """A mapping with only ``fields``, each cut by its function; anything else as it is."""
+    if type(node) is not dict:
+        return node
+    return {key: cut(node[key]) for key, cut in fields.items() if key in node}
+
+
+def _each_template(node: Any) -> Any:
+    return [_cut(t, _ARGO_TEMPLATE) for t in node] if type(node) is list else node
+
+
+# What the finders of krm_fn/consumers.py read in a container, a pod spec, an Argo template and an Argo spec.
+_CONTAINER = {"env": _env, "envFrom": _env_from}
+_POD_SPEC = {"imagePullSecrets": _same, "initContainers": _containers, "containers": _containers,
+             "ephemeralContainers": _containers, "volumes": _volumes}
+_ARGO_TEMPLATE = {"container": _container, "script": _container, "initContainers": _containers,
+                  "sidecars": _containers, "volumes": _volumes}
+_ARGO_SPEC = {"imagePullSecrets": _same, "volumes": _volumes, "templates": _each_template}
+
+
 def _pod_spec(spec: dict) -> dict:
-    out: dict = {}
-    if "imagePullSecrets" in spec:
-        out["imagePullSecrets"] = spec["imagePullSecrets"]
-    for group in ("initContainers", "containers", "ephemeralContainers"):
-        if group in spec:
-            out[group] = _containers(spec[group])
-    if "volumes" in spec:
-        out["volumes"] = _volumes(spec["volumes"])
-    return out
-
-
-def _argo_template(template: Any) -> Any:
-    if type(template) is not dict:
-        return template
-    out: dict = {}
-    for single in ("container", "script"):
-        if single in template:
-            out[single] = _container(template[single])
-    for group in ("initContainers", "sidecars"):
-        if group in template:
-            out[group] = _containers(template[group])
-    if "volumes" in template:
-        out["volumes"] = _volumes(template["volumes"])
-    return out
+    return _cut(spec, _POD_SPEC)
 
 
 def _argo_spec(spec: dict) -> dict:
-    out: dict = {}
-    if "imagePullSecrets" in spec:
-        out["imagePullSecrets"] = spec["imagePullSecrets"]
-    if "volumes" in spec:
-        out["volumes"] = _volumes(spec["volumes"])
-    if "templates" in spec:
-        templates = spec["templates"]
-        out["templates"] = [_argo_template(t) for t in templates] if type(templates) is list else templates
-    return out
+    return _cut(spec, _ARGO_SPEC)

@@ -21,6 +21,19 @@ def load(text: str) -> tuple[list, fastio.Reader]:
     return reader.load(text), reader
 
 
+def load_as_yamlio_does(text: str) -> tuple[list, fastio.Reader, list] | None:
+    """(what the reader read, the reader, what yamlio reads); None when both refuse it with the same error."""
+    try:
+        expected = yamlio.load_all(text)
+    except yamlio.YamlError as exc:
+        with pytest.raises(yamlio.YamlError) as got:
+            load(text)
+        assert str(got.value) == str(exc)
+        return None
+    docs, reader = load(text)
+    return docs, reader, expected
+
+
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("name", ["input.yaml", "expected.yaml"])
 def test_fast_load_reads_what_yamlio_reads(case: str, name: str) -> None:
@@ -161,14 +174,10 @@ def test_yaml_1_1_traps_are_dumped_quoted_not_passed_through(word: str) -> None:
     RL + '- a: "one\n- two\nthree: 4"\n',  # ... and a line that looks like a top-level key
 ])
 def test_shapes_that_cannot_be_split_use_yamlio(text: str) -> None:
-    try:
-        expected = yamlio.load_all(text)
-    except yamlio.YamlError as exc:
-        with pytest.raises(yamlio.YamlError) as got:
-            load(text)
-        assert str(got.value) == str(exc)
+    loaded = load_as_yamlio_does(text)
+    if loaded is None:
         return
-    docs, reader = load(text)
+    docs, reader, expected = loaded
     assert not reader.fast
     assert same(docs, expected) is None
 
@@ -186,15 +195,10 @@ ODD = "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: plain\n"
 ])
 def test_an_item_the_fast_path_cannot_read_is_read_alone_by_yamlio(odd: str) -> None:
     """One odd item (flow style, quoted continuation lines at column 0...) does not slow down the others."""
-    text = RL + ODD + odd + ODD.replace("plain", "after")
-    try:
-        expected = yamlio.load_all(text)
-    except yamlio.YamlError as exc:
-        with pytest.raises(yamlio.YamlError) as got:
-            load(text)
-        assert str(got.value) == str(exc)
+    loaded = load_as_yamlio_does(RL + ODD + odd + ODD.replace("plain", "after"))
+    if loaded is None:
         return
-    docs, reader = load(text)
+    docs, reader, expected = loaded
     assert reader.fast
     assert same(docs, expected) is None
     first, middle, last = docs[0]["items"]
