@@ -8,7 +8,8 @@
 3. scaling: time at L / time at M;
 4. peak memory (max RSS) at L against the input size;
 5. inside kpt: ``kpt fn render`` of the M package with the function as an exec
-   mutator, against the same render with a no-op exec function (``cat``).
+   mutator, against the same render with a no-op exec function (``cat``);
+   also with ``fileLayout: namespace``.
 
 Every figure is the median of ``--repeat`` runs (one run for L).  Usage:
 ``python benchmarks/run.py [--sizes S,M,L] [--repeat 3] [--no-kpt] [--out DIR]``.
@@ -68,8 +69,9 @@ def median_run(cmd: list[str], stdin: bytes, repeat: int) -> tuple[float, int]:
 KPT_WORK = Path(tempfile.gettempdir()) / "secretref-fn-bench-kpt"  # one path: kpt records it in annotations
 
 
-def kpt_render(pkg: Path, exec_script: str, repeat: int) -> float:
-    """Median wall time of ``kpt fn render`` on fresh copies of pkg with one exec mutator."""
+def kpt_render(pkg: Path, exec_script: str, repeat: int, config: dict[str, str] | None = None) -> float:
+    """Median wall time of ``kpt fn render`` on fresh copies of pkg with one exec mutator
+    (``config``: its ``configMap:`` in the Kptfile)."""
     times = []
     for _ in range(repeat):
         shutil.rmtree(KPT_WORK, ignore_errors=True)
@@ -78,7 +80,10 @@ def kpt_render(pkg: Path, exec_script: str, repeat: int) -> float:
         script = KPT_WORK / "fn.sh"
         script.write_text(f"#!/bin/sh\n{exec_script}\n")
         script.chmod(0o755)
-        kptfile = (work / "Kptfile").read_text().replace("mutators: []", f"mutators:\n  - exec: {script}")
+        mutator = f"mutators:\n  - exec: {script}"
+        if config:
+            mutator += "\n    configMap:" + "".join(f"\n      {k}: {v}" for k, v in config.items())
+        kptfile = (work / "Kptfile").read_text().replace("mutators: []", mutator)
         (work / "Kptfile").write_text(kptfile)
         start = time.perf_counter()
         proc = subprocess.run(["kpt", "fn", "render", str(work), "--allow-exec", "--truncate-output=false"],
@@ -164,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         recorded.unlink()
         row(f"kpt fn render of {args.kpt_size}: function vs replay of its recorded output", with_fn, replay,
             target="(the function's own share)")
+        grouped = kpt_render(pkg, "exec " + shlex.join(FUNCTION), args.repeat, {"fileLayout": "namespace"})
+        row(f"kpt fn render of {args.kpt_size}: function with fileLayout: namespace vs no-op exec (cat)", grouped,
+            noop, target="(one file per plane and namespace)")
 
     print(f"Machine: {machine()}\n")
     print("| Measure | secretref-fn | Reference | Ratio |")

@@ -62,13 +62,15 @@ def qualified_name_problem(key: str) -> str | None:
     return None
 
 
-def externalsecret_path(output_dir: str, plane_kind: str, plane_name: str, namespace: str, name: str) -> str:
-    """``<outputDir>/<plane kind>/<plane name>/<namespace>/externalsecret_<name>.yaml``.
+def externalsecret_path(output_dir: str, plane_kind: str, plane_name: str, namespace: str, name: str | None) -> str:
+    """``<outputDir>/<plane kind>/<plane name>/<namespace>/externalsecret_<name>.yaml``, or with no
+    ``name`` (one file per plane and namespace) ``.../<namespace>/externalsecrets.yaml``.
 
     Every segment is validated by the caller (DNS-1123), so the path cannot
     leave the package.
     """
-    return f"{output_dir}/{plane_kind.lower()}/{plane_name}/{namespace}/externalsecret_{name}.yaml"
+    file = f"externalsecret_{name}.yaml" if name is not None else "externalsecrets.yaml"
+    return f"{output_dir}/{plane_kind.lower()}/{plane_name}/{namespace}/{file}"
 
 
 def output_dir_problem(value: str) -> str | None:

@@ -30,11 +30,12 @@ class Analysis:
     inventory: inventory.Inventory | None = None
     needs: list[consumers.Need] = field(default_factory=list)
     planned: list[plan.Planned] = field(default_factory=list)  # checked and kept, in output order
+    file_indexes: list[int] = field(default_factory=list)  # each one's position in its file
 
     @property
     def generated(self) -> list[dict]:
         """The generated ExternalSecrets, rendered (same order as ``planned``)."""
-        return [render.external_secret(p, self.config) for p in self.planned]
+        return [render.external_secret(p, self.config, i) for p, i in zip(self.planned, self.file_indexes)]
 
     def resource_list(self, deferred: bool = False) -> krm.ResourceList:
         """The output; with ``deferred``, generated objects are rendered only as they are written."""
@@ -70,16 +71,18 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
             continue
         renderable.append(item)
     kept = reconcile.drop_clashes(renderable, inv, config, results)
+    indexes = render.file_indexes(kept, config)
     if config.mode == "validate":
         lint.check(items, inv, needs, kept, results)
         out = list(items)
     else:
         annotate = consumers.consumer_annotations([n for p in kept for n in p.needs])
-        out = reconcile.merge(items, inv, [render.Pending(p, config) for p in kept], annotate, config)
+        out = reconcile.merge(items, inv, [render.Pending(p, config, i) for p, i in zip(kept, indexes)], annotate,
+                              config)
     if config.externalSecretAPIVersion.endswith("v1beta1"):
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
                         "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)
-    return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept)
+    return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept, indexes)
 
 
 def check_limits(measure: limits.Measure | None, function_config: dict | None) -> None:

@@ -5,8 +5,8 @@ and removed consumers prune their ExternalSecrets); everything else passes
 through in input order, then the generated objects follow in plane,
 namespace, name order.  A user-written ExternalSecret that holds a name we
 would generate wins, with an error; so does a generated object edited by
-hand (see :mod:`krm_fn.ownership`), and the first of two objects that would
-be written to the same file.
+hand (see :mod:`krm_fn.ownership`), and the first of two planes whose
+objects would be written to the same file.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
                  results: krm.Results) -> list[Planned]:
     """The planned ExternalSecrets, less those that clash with a user's ExternalSecret or another file."""
     kept: list[Planned] = []
-    paths: dict[str, Planned] = {}
+    paths: dict[str, Planned] = {}  # each file's first ExternalSecret
     for item in planned:
         target = item.target
         if render.identity(target) in inv.hand_edited:
@@ -43,13 +43,12 @@ def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
                           "rename or remove one of them", user, "metadata.name")
             continue
         path = render.path_of(target, config)
-        other = paths.get(path)
-        if other is not None:
+        other = paths.setdefault(path, item)
+        if other.target.plane != target.plane:  # (one plane's ExternalSecrets may share a file: fileLayout)
             results.error(f"ExternalSecrets for {other.target.plane} and {target.plane} would both be written to "
                           f"{path}; give the planes different names or limit the run with 'planes'",
                           item.needs[0].consumer, item.needs[0].field)
             continue
-        paths[path] = item
         kept.append(item)
     return kept
 

@@ -257,8 +257,19 @@ def check(content: Content, config: fnconfig.FunctionConfig) -> None:
 
 def path_of(target: Target, config: fnconfig.FunctionConfig) -> str:
     """The file the ExternalSecret for ``target`` is written to (kpt's path annotation)."""
-    return names.externalsecret_path(config.outputDir, target.plane.kind, target.plane.name,
-                                     target.namespace, target.name)
+    return names.externalsecret_path(config.outputDir, target.plane.kind, target.plane.name, target.namespace,
+                                     target.name if config.fileLayout == "object" else None)
+
+
+def file_indexes(contents: list[Content], config: fnconfig.FunctionConfig) -> list[int]:
+    """Each ExternalSecret's position in its file (kpt's index annotation), in output order."""
+    seen: dict[str, int] = {}
+    out = []
+    for content in contents:
+        path = path_of(content.target, config)
+        out.append(seen.get(path, 0))
+        seen[path] = out[-1] + 1
+    return out
 
 
 def identity(target: Target) -> tuple[str, str, str, str]:
@@ -266,8 +277,9 @@ def identity(target: Target) -> tuple[str, str, str, str]:
     return ("ExternalSecret", target.namespace, target.name, str(target.plane))
 
 
-def external_secret(content: Content, config: fnconfig.FunctionConfig) -> dict:
-    """The ExternalSecret that materialises ``content`` as Secret ``target.name`` in one plane."""
+def external_secret(content: Content, config: fnconfig.FunctionConfig, index: int = 0) -> dict:
+    """The ExternalSecret that materialises ``content`` as Secret ``target.name`` in one plane,
+    ``index``-th in its file (see :func:`file_indexes`)."""
     check(content, config)
     target = content.target
     path = path_of(target, config)
@@ -283,9 +295,9 @@ def external_secret(content: Content, config: fnconfig.FunctionConfig) -> dict:
                 SOURCE_ANNOTATION: content.source,
                 CHECKSUM_ANNOTATION: "",  # set below, over everything else
                 krm.PATH: path,
-                krm.INDEX: "0",
+                krm.INDEX: str(index),
                 krm.LEGACY_PATH: path,
-                krm.LEGACY_INDEX: "0",
+                krm.LEGACY_INDEX: str(index),
             },
         },
         "spec": _upstream_spec(content) if _upstream(content, config) else _native_spec(content, config),
@@ -298,11 +310,12 @@ class Pending(krm.Deferred):
     """An ExternalSecret that is rendered when it is written: a large run never holds all of them as data
     (:func:`check` has passed, so rendering cannot fail)."""
 
-    __slots__ = ("content", "config")
+    __slots__ = ("content", "config", "index")
 
-    def __init__(self, content: Content, config: fnconfig.FunctionConfig):
+    def __init__(self, content: Content, config: fnconfig.FunctionConfig, index: int):
         self.content = content
         self.config = config
+        self.index = index
 
     def build(self) -> dict:
-        return external_secret(self.content, self.config)
+        return external_secret(self.content, self.config, self.index)
