@@ -71,7 +71,7 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
             continue
         renderable.append(item)
     kept = reconcile.drop_clashes(renderable, inv, config, results)
-    indexes = render.file_indexes(kept, config)
+    indexes = render.file_indexes(kept, config, inv.hand_edited.values())
     if config.mode == "validate":
         lint.check(items, inv, needs, kept, results)
         out = list(items)

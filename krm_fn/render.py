@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from . import config as fnconfig
 from . import durations, krm, models, names, ownership
@@ -261,14 +262,23 @@ def path_of(target: Target, config: fnconfig.FunctionConfig) -> str:
                                      target.name if config.fileLayout == "object" else None)
 
 
-def file_indexes(contents: list[Content], config: fnconfig.FunctionConfig) -> list[int]:
-    """Each ExternalSecret's position in its file (kpt's index annotation), in output order."""
-    seen: dict[str, int] = {}
+def file_indexes(contents: list[Content], config: fnconfig.FunctionConfig,
+                 taken: Iterable[dict] = ()) -> list[int]:
+    """Each ExternalSecret's position in its file (kpt's index annotation), in output order, skipping
+    the positions ``taken`` objects hold in the same files (hand-edited ones, kept as they are)."""
+    used: dict[str, set[str]] = {}
+    for obj in taken:
+        annotations = krm.annotations(obj)
+        used.setdefault(str(annotations.get(krm.PATH)), set()).add(str(annotations.get(krm.INDEX)))
+    following: dict[str, int] = {}
     out = []
     for content in contents:
         path = path_of(content.target, config)
-        out.append(seen.get(path, 0))
-        seen[path] = out[-1] + 1
+        index = following.get(path, 0)
+        while str(index) in used.get(path, ()):
+            index += 1
+        out.append(index)
+        following[path] = index + 1
     return out
 
 

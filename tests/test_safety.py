@@ -12,7 +12,7 @@ import tracemalloc
 
 import pytest
 
-from conftest import ROOT, TESTDATA, run_process
+from conftest import ROOT, TESTDATA, run_process, run_text
 from krm_fn import cli, krm, limits, ownership, pipeline, yamlio
 
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -260,3 +260,16 @@ def test_environment_can_also_lower_the_cap() -> None:
     proc = run_process(["render", str(QUICKSTART)], env=env)
     assert proc.returncode == 1 and proc.stdout == b""
     assert "larger than the hard limit of 2000 bytes" in proc.stderr.decode()
+
+
+def test_a_hand_edited_object_keeps_its_place_in_a_shared_file() -> None:
+    """fileLayout: namespace puts several ExternalSecrets in one file; regenerated neighbours of a
+    hand-edited one (kept as it is) take the other positions in that file."""
+    first, _ = run_text((TESTDATA / "file-layout-namespace" / "input.yaml").read_text())
+    edited = first.replace("key: secret/team-a/api", "key: secret/team-a/api-moved")
+    assert edited != first
+    _, out = run_text(edited)
+    places = [(krm.annotations(i)[krm.PATH], krm.annotations(i)[krm.INDEX])
+              for i in out.items if i.get("kind") == "ExternalSecret"]
+    assert len(places) == 3 and len(set(places)) == 3, places
+    assert [r.field_path for r in out.results] == ["metadata.annotations.secretref-fn.openchoreo.dev/checksum"]
