@@ -356,12 +356,11 @@ class Reader:
                     if value is None:
                         return None
                 else:
-                    copy, depth = _compact(value, memo)
-                    if index not in misread and self._project is not None:
-                        copy = self._project(copy) or copy  # the rest of the copy is freed at once
-                    if index not in misread:
-                        self._texts[id(copy)] = (copy, index)
-                    value = copy
+                    value, depth = _compact(value, memo)
+                    if index not in misread:  # written back as its text
+                        if self._project is not None:
+                            value = self._project(value) or value  # the rest of the copy is freed at once
+                        self._texts[id(value)] = (value, index)
             if depth + _ITEM_LEVEL > limits.CAPS.maxDepth:
                 return None  # yamlio reports it, with the line
             found.depth = max(found.depth, depth + _ITEM_LEVEL)
@@ -375,7 +374,7 @@ class Reader:
 
         Read exactly; written by yamlio.dump (no anchors, tags, merge keys out).
         """
-        starts = self._parts.starts if self._parts is not None else split(text).starts
+        starts = self._parts.starts
         exact_measure = limits.Measure()
         try:
             docs = yamlio.load_all("items:" + text[starts[index]:starts[index + 1]], exact_measure)
