@@ -302,6 +302,8 @@ def _schema(out_dir: str, check: bool) -> int:
         return 1 if stale else 0
     for name in stale:
         click.echo(f"wrote {out_dir}/{name}", err=True)
+    if not stale:
+        click.echo(f"{out_dir}: every schema is up to date", err=True)
     return 0
 
 

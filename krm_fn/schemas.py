@@ -110,11 +110,11 @@ def stale(out_dir: str) -> list[str]:
 
 
 def write(out_dir: str) -> list[str]:
-    """Write every schema; returns the files written (all of them)."""
+    """Write the schemas that are missing or out of date; returns the files written."""
     os.makedirs(out_dir, exist_ok=True)
-    written = []
+    written = stale(out_dir)
     for name, schema in documents().items():
-        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
-            handle.write(_text(schema))
-        written.append(name)
+        if name in written:
+            with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
+                handle.write(_text(schema))
     return written

@@ -63,6 +63,9 @@ def test_schema_check_fails_on_drift(tmp_path) -> None:
                                            f"run: secretref-fn schema --out {out}")
     proc = run_process(["schema", "--out", str(out)])
     assert proc.returncode == 0 and schemas.stale(str(out)) == []
+    assert proc.stderr.decode().strip() == f"wrote {out}/secretreference.json"  # only what changed
+    proc = run_process(["schema", "--out", str(out)])
+    assert proc.stderr.decode().strip() == f"{out}: every schema is up to date"
 
 
 @pytest.mark.parametrize("name", sorted(schemas.documents()))
