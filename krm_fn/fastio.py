@@ -104,6 +104,8 @@ _MISREAD = _Pattern(r"[ \n](?=[yYnNoO=+0-9-])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|
 
 
 _ITEMS = _Pattern(r"^items:[ ]*\n", re.MULTILINE)
+# Tabs, carriage returns, NUL, and the line breaks YAML 1.1 readers know but yaml_rs does not (NEL, LS, PS).
+_UNSPLITTABLE = _Pattern("[\t\r\x00\x85\u2028\u2029]")
 _FIRST_CONTENT = _Pattern(r"^( *)([^ \n])", re.MULTILINE)
 # After the items (kpt and kustomize write them at column 0): the first top-level key.
 _TOP_LEVEL_KEY = _Pattern(r"^[A-Za-z_][\w.-]*:(?:[ ]|$)", re.MULTILINE)
@@ -133,8 +135,8 @@ def split(text: str) -> _Split | None:
     unterminated quote in the item before it, which no parser accepts, so
     the caller falls back to reading the whole text with yamlio.
     """
-    if "\t" in text or "\r" in text or "\x00" in text or _NON_PRINTABLE.search(text):
-        return None
+    if not text.endswith("\n") or _UNSPLITTABLE.search(text) or _NON_PRINTABLE.search(text):
+        return None  # (a last line without its line break: a kept block scalar there would change)
     found = _ITEMS.search(text)
     if found is None or _ITEMS.search(text, found.end()) is not None:
         return None
@@ -243,9 +245,13 @@ def _native_batches(text: str, parts: _Split, indexes: list[int]) -> Iterator[li
 
     def batches() -> Iterator[list]:
         starts = parts.starts
+        last = len(starts) - 2
         for first in range(0, len(indexes), _BATCH):
             batch = indexes[first:first + _BATCH]
-            doc = load("items:" + "".join(text[starts[i]:starts[i + 1]] for i in batch))
+            # Each span runs to the newline before the next item, which ends the span's last line (a kept
+            # block scalar's trailing blank lines count): the batch's last item needs it too.
+            doc = load("items:" + "".join(text[starts[i]:starts[i + 1]] for i in batch)
+                       + ("\n" if batch[-1] != last else ""))
             items = doc.get("items") if isinstance(doc, dict) else None
             if not isinstance(items, list) or len(items) != len(batch):
                 return
@@ -377,7 +383,8 @@ class Reader:
         starts = self._parts.starts
         exact_measure = limits.Measure()
         try:
-            docs = yamlio.load_all("items:" + text[starts[index]:starts[index + 1]], exact_measure)
+            docs = yamlio.load_all("items:" + text[starts[index]:starts[index + 1]]
+                                   + ("\n" if index + 2 < len(starts) else ""), exact_measure)
         except (yamlio.YamlError, limits.LimitError):
             return None, 0
         if exact_measure.aliases or len(docs) != 1 or not isinstance(docs[0], dict) or list(docs[0]) != ["items"]:
@@ -398,8 +405,8 @@ class Reader:
         """An item's input text as an entry of the output's ``items:`` (``- `` at column 0, like yamlio.dump)."""
         parts = self._parts
         chunk = self._kept.span(index)[1:]
-        if not chunk.endswith("\n"):
-            chunk += "\n"
+        if index + 2 < len(parts.starts):
+            chunk += "\n"  # the newline before the next item ends this one's last line
         if parts.indent:
             chunk = re.sub(rf"(?m)^ {{{parts.indent}}}", "", chunk)
         return chunk

@@ -71,7 +71,8 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
             continue
         renderable.append(item)
     kept = reconcile.drop_clashes(renderable, inv, config, results)
-    indexes = render.file_indexes(kept, config, inv.hand_edited.values())
+    staying = (obj for index, obj in enumerate(items) if isinstance(obj, dict) and index not in inv.owned)
+    indexes = render.file_indexes(kept, config, staying)
     if config.mode == "validate":
         lint.check(items, inv, needs, kept, results)
         out = list(items)

@@ -265,11 +265,15 @@ def path_of(target: Target, config: fnconfig.FunctionConfig) -> str:
 def file_indexes(contents: list[Content], config: fnconfig.FunctionConfig,
                  taken: Iterable[dict] = ()) -> list[int]:
     """Each ExternalSecret's position in its file (kpt's index annotation), in output order, skipping
-    the positions ``taken`` objects hold in the same files (hand-edited ones, kept as they are)."""
+    the positions ``taken`` objects hold in the same files (the input objects that stay: a hand-edited
+    ExternalSecret kept as it is, one a user owns in a shared file)."""
     used: dict[str, set[str]] = {}
     for obj in taken:
         annotations = krm.annotations(obj)
-        used.setdefault(str(annotations.get(krm.PATH)), set()).add(str(annotations.get(krm.INDEX)))
+        path = annotations.get(krm.PATH) or annotations.get(krm.LEGACY_PATH)
+        if isinstance(path, str):
+            index = annotations.get(krm.INDEX) or annotations.get(krm.LEGACY_INDEX) or "0"
+            used.setdefault(path, set()).add(str(index))
     following: dict[str, int] = {}
     out = []
     for content in contents:

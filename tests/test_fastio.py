@@ -172,6 +172,12 @@ def test_yaml_1_1_traps_are_dumped_quoted_not_passed_through(word: str) -> None:
     RL + "- a: 'x\n- b: y'\n",  # an item start inside a quoted scalar
     RL + "- a: 'x\n- b: y\n",  # ... never closed
     RL + '- a: "one\n- two\nthree: 4"\n',  # ... and a line that looks like a top-level key
+    RL + "- a: 1.5",  # no line break at the end: a kept block scalar there would change
+    RL + "- kind: A\n  b: |\n    c",
+    RL + "- a: yes",
+    RL + '- kind: A\n  b: "x\x85y"\n',  # NEL, LS, PS: line breaks to PyYAML, not to yaml_rs
+    RL + "- kind: A\n  b: x\u2028y\n",
+    RL + "- kind: A\n  b: |\n    x\u2029y\n",
 ])
 def test_shapes_that_cannot_be_split_use_yamlio(text: str) -> None:
     loaded = load_as_yamlio_does(text)
@@ -384,3 +390,18 @@ _NAME_LIKE = st.text(alphabet="aAyYnNoOtTfFeE019_./:- ", min_size=1, max_size=12
                                                      "sha256:ab", "a:", "a: b", "a:b:c", "x.1e3", "n"])))
 def test_scalars_written_without_pyyaml_are_what_pyyaml_writes(value: str) -> None:
     assert fastio.dump({value: [value]}) == yamlio.dump({value: [value]})
+
+
+@pytest.mark.parametrize("batch", [500, 1])
+def test_a_kept_block_scalar_keeps_its_trailing_blank_lines(batch: int, monkeypatch) -> None:
+    """The newline before the next item ends an item's last line: with keep chomping (|+, what go-yaml
+    writes for "x\\n\\n") it is content, whether the item is read in a batch, last in one, or written back."""
+    monkeypatch.setattr(fastio, "_BATCH", batch)
+    item = "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: {n}\n  data:\n    f: |+\n      x\n\n"
+    text = RL + item.format(n="a") + item.format(n="b")
+    docs, reader = load(text)
+    assert reader.fast and same(docs, yamlio.load_all(text)) is None
+    assert [i["data"]["f"] for i in docs[0]["items"]] == ["x\n\n", "x\n\n"]
+    out, _ = run_text(text)
+    assert same(yamlio.load_all(out), yamlio.load_all(run_text_exact(text)[0])) is None
+

@@ -273,3 +273,29 @@ def test_a_hand_edited_object_keeps_its_place_in_a_shared_file() -> None:
               for i in out.items if i.get("kind") == "ExternalSecret"]
     assert len(places) == 3 and len(set(places)) == 3, places
     assert [r.field_path for r in out.results] == ["metadata.annotations.secretref-fn.openchoreo.dev/checksum"]
+
+
+def test_an_object_the_user_keeps_in_a_shared_file_keeps_its_place() -> None:
+    """A user's own ExternalSecret at a position of a fileLayout: namespace file: generated ones skip it."""
+    text = (TESTDATA / "file-layout-namespace" / "input.yaml").read_text().replace("functionConfig:", """\
+- apiVersion: external-secrets.io/v1
+  kind: ExternalSecret
+  metadata:
+    name: mine
+    namespace: team-a
+    annotations:
+      config.kubernetes.io/path: planes/clusterdataplane/shared/team-a/externalsecrets.yaml
+      config.kubernetes.io/index: '0'
+  spec:
+    secretStoreRef:
+      name: vault
+      kind: ClusterSecretStore
+    target:
+      name: mine
+    data: []
+functionConfig:""")
+    _, out = run_text(text)
+    places = [(krm.annotations(i).get(krm.LEGACY_PATH), krm.annotations(i).get(krm.LEGACY_INDEX))
+              for i in out.items if i.get("kind") == "ExternalSecret"]
+    assert len(places) == 4 and len(set(places)) == 4, places
+
