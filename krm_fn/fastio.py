@@ -118,7 +118,8 @@ class _Split:
     def __init__(self, header: str, indent: int, starts: list[int], suspect: set[int]):
         self.header = header  # the top-level text, items emptied
         self.indent = indent  # the column of the items' "- "
-        self.starts = starts  # where each item starts in the text (the newline before its "- "), then the end
+        self.starts = starts  # where each item's line starts in the text, then where the items end:
+        # an item's text, text[starts[i]:starts[i + 1]], runs through its last line break
         self.suspect = suspect  # items holding lines indented less than their content (quoted continuations)
 
 
@@ -155,22 +156,30 @@ def split(text: str) -> _Split | None:
     if _MARKERS.search(tail):
         return None
     base = found.end() - 1  # the newline ending "items:"
-    starts = [m.start() for m in re.compile(rf"\n {{{k}}}- ").finditer(text, base, stop)]
+    starts = [m.start() + 1 for m in re.compile(rf"\n {{{k}}}- ").finditer(text, base, stop)]
     if not starts or re.search(r"^ *[^ \n#]", text[base + 1:starts[0]], re.MULTILINE):
         return None  # something other than comments before the first item
     starts.append(stop)
     suspect: set[int] = set()
     # Lines indented less than an item's content (k + 2), other than comments and item starts followed by a plain key.
     under = re.compile(rf"\n(?! {{{k}}}- [^\s{{}}\[\]\"'!&*|>?%@`#,-]) {{0,{k + 1}}}[^ \n#]")
-    for m in under.finditer(text, starts[0], stop):
-        suspect.add(bisect.bisect_right(starts, m.start()) - 1)
+    for m in under.finditer(text, starts[0] - 1, stop):
+        suspect.add(_item_at(starts, m.start() + 1))
     return _Split(head + tail, k, starts, suspect)
 
 
+def _item_at(starts: list[int], pos: int) -> int:
+    """The item whose text holds position ``pos``."""
+    return bisect.bisect_right(starts, pos) - 1
+
+
 def _items_where(pattern: Any, text: str, starts: list[int], check: Any = None) -> set[int]:
-    """The items whose text ``pattern`` finds (and, with ``check``, ``check`` matches where it found)."""
+    """The items whose text ``pattern`` finds (and, with ``check``, ``check`` matches where it found).
+
+    The patterns start with the character before a token (a space or the line break before the line):
+    a match belongs to the item of the character after that."""
     found: set[int] = set()
-    pos, stop = starts[0], starts[-1]
+    pos, stop = starts[0] - 1, starts[-1]
     while True:
         m = pattern.search(text, pos, stop)
         if m is None:
@@ -179,9 +188,9 @@ def _items_where(pattern: Any, text: str, starts: list[int], check: Any = None) 
         if check is not None and not check.match(text, at):
             pos = at + 1
             continue
-        index = bisect.bisect_right(starts, at) - 1
+        index = _item_at(starts, at + 1)
         found.add(index)
-        pos = starts[index + 1]  # one match is enough: on to the next item
+        pos = starts[index + 1] - 1  # one match is enough: on to the next item (from its line break)
 
 
 def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int]:
@@ -245,13 +254,9 @@ def _native_batches(text: str, parts: _Split, indexes: list[int]) -> Iterator[li
 
     def batches() -> Iterator[list]:
         starts = parts.starts
-        last = len(starts) - 2
         for first in range(0, len(indexes), _BATCH):
             batch = indexes[first:first + _BATCH]
-            # Each span runs to the newline before the next item, which ends the span's last line (a kept
-            # block scalar's trailing blank lines count): the batch's last item needs it too.
-            doc = load("items:" + "".join(text[starts[i]:starts[i + 1]] for i in batch)
-                       + ("\n" if batch[-1] != last else ""))
+            doc = load("items:\n" + "".join(text[starts[i]:starts[i + 1]] for i in batch))
             items = doc.get("items") if isinstance(doc, dict) else None
             if not isinstance(items, list) or len(items) != len(batch):
                 return
@@ -289,7 +294,7 @@ class _Texts:
         self._open: tuple[int, str] = (-1, "")
 
     def span(self, index: int) -> str:
-        """The text from the newline before item ``index`` to the newline before the next one."""
+        """Item ``index``'s text, through its last line break."""
         block = bisect.bisect_right(self._firsts, index) - 1
         if self._open[0] != block:
             self._open = (block, zlib.decompress(self._blocks[block][1]).decode("utf-8"))
@@ -383,8 +388,7 @@ class Reader:
         starts = self._parts.starts
         exact_measure = limits.Measure()
         try:
-            docs = yamlio.load_all("items:" + text[starts[index]:starts[index + 1]]
-                                   + ("\n" if index + 2 < len(starts) else ""), exact_measure)
+            docs = yamlio.load_all("items:\n" + text[starts[index]:starts[index + 1]], exact_measure)
         except (yamlio.YamlError, limits.LimitError):
             return None, 0
         if exact_measure.aliases or len(docs) != 1 or not isinstance(docs[0], dict) or list(docs[0]) != ["items"]:
@@ -403,13 +407,9 @@ class Reader:
 
     def _item_text(self, index: int) -> str:
         """An item's input text as an entry of the output's ``items:`` (``- `` at column 0, like yamlio.dump)."""
-        parts = self._parts
-        chunk = self._kept.span(index)[1:]
-        if index + 2 < len(parts.starts):
-            chunk += "\n"  # the newline before the next item ends this one's last line
-        if parts.indent:
-            chunk = re.sub(rf"(?m)^ {{{parts.indent}}}", "", chunk)
-        return chunk
+        chunk = self._kept.span(index)
+        indent = self._parts.indent
+        return re.sub(rf"(?m)^ {{{indent}}}", "", chunk) if indent else chunk
 
     def dump(self, rl: krm.ResourceList) -> str:
         """``yamlio.dump(rl.to_dict())``, with unchanged items written as their input text."""
