@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from . import krm, ownership
 from .constants import CONSUMER_ANNOTATIONS
-from .consumers import ARGO_SPEC_PATHS, POD_SPEC_PATHS
+from .consumers import ARGO_SPEC_PATHS, POD_SPEC_PATHS, get
 
 WHOLE_GROUPS = ("openchoreo.dev", "external-secrets.io")
 
@@ -43,24 +43,20 @@ def project(obj: dict) -> dict | None:
     out = {"apiVersion": api, "kind": kind, "metadata": meta}
     path = POD_SPEC_PATHS.get((api, kind))
     if path is not None:
-        _put(out, obj, path, _pod_spec)
+        _put(out, obj, path, _POD_SPEC)
     elif kind in ARGO_SPEC_PATHS and api == "argoproj.io/v1alpha1":
-        _put(out, obj, ARGO_SPEC_PATHS[kind], _argo_spec)
+        _put(out, obj, ARGO_SPEC_PATHS[kind], _ARGO_SPEC)
     return out
 
 
-def _put(out: dict, obj: dict, path: tuple[str, ...], skeleton) -> None:
-    """``out`` gains ``skeleton(obj at path)`` at ``path`` (nothing when a step is not a mapping)."""
-    node: Any = obj
-    for key in path:
-        if type(node) is not dict or key not in node:
-            return
-        node = node[key]
+def _put(out: dict, obj: dict, path: tuple[str, ...], fields: dict[str, Callable[[Any], Any]]) -> None:
+    """``out`` gains the mapping at ``path`` in ``obj``, cut to ``fields`` (nothing when it is not a mapping)."""
+    node = get(obj, *path)
     if type(node) is not dict:
         return
     for key in path[:-1]:
         out = out.setdefault(key, {})
-    out[path[-1]] = skeleton(node)
+    out[path[-1]] = _cut(node, fields)
 
 
 # What a list entry the finders find nothing in becomes: one shared, never written, empty mapping
@@ -146,11 +142,3 @@ _POD_SPEC = {"imagePullSecrets": _same, "initContainers": _containers, "containe
 _ARGO_TEMPLATE = {"container": _container, "script": _container, "initContainers": _containers,
                   "sidecars": _containers, "volumes": _volumes}
 _ARGO_SPEC = {"imagePullSecrets": _same, "volumes": _volumes, "templates": _each_template}
-
-
-def _pod_spec(spec: dict) -> dict:
-    return _cut(spec, _POD_SPEC)
-
-
-def _argo_spec(spec: dict) -> dict:
-    return _cut(spec, _ARGO_SPEC)
