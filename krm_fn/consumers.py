@@ -264,9 +264,8 @@ def _service_class_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
 
 def target_plane_needs(inv: Inventory) -> Iterator[Need]:
     for ref in inv.secret_refs.values():
-        target = ref.spec.targetPlane
-        if target is not None:
-            plane = PlaneId.parse(f"{target.kind}/{target.name}", ref.namespace)
+        plane = ref.target_plane
+        if plane is not None:
             yield Need(ref.obj, "spec.targetPlane", ref.name, ref.namespace, plane.family, ref.namespace,
                        ref.name, plane=plane)
 

@@ -111,8 +111,8 @@ def _consumers(needs: list) -> list[Consumer]:
 def _external_secret(planned: Planned, obj: dict) -> ExternalSecretView:
     """The adapter: everything explain needs from one planned ExternalSecret and its rendered object."""
     target = planned.target
-    data = [RemoteKey(e.ref.source, e.secret_key, e.item.remoteRef.key, e.item.remoteRef.property,
-                      e.item.remoteRef.version) for e in planned.entries]
+    data = [RemoteKey(e.ref.source, e.secret_key, e.item.key, e.item.property, e.item.version)
+            for e in planned.entries]
     template = ((obj.get("spec") or {}).get("target") or {}).get("template") or {}
     return ExternalSecretView(str(target.plane), target.namespace, target.name, target.store,
                               template.get("type", "Opaque"), [r.source for r in planned.sources], data,

@@ -47,8 +47,8 @@ def _consumer_error(results: krm.Results, need: Need, message: str, path: str | 
 def entries_of(need: Need, ref: SecretRef) -> tuple[SecretRef | None, list[Entry]]:
     """(the SecretReference copied whole, or None; the data entries) ``need`` contributes."""
     if need.secret_key is None:
-        return ref, [Entry(item.secretKey, ref, item) for item in ref.spec.data]
-    item = next(i for i in ref.spec.data if i.secretKey == need.key)  # the first one, as upstream
+        return ref, [Entry(item.secret_key, ref, item) for item in ref.data]
+    item = next(i for i in ref.data if i.secret_key == need.key)  # the first one, as upstream
     return None, [Entry(need.secret_key, ref, item)]
 
 
@@ -63,7 +63,7 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef |
         return None
     if need.key is not None:
         # A picked entry must be a data[] entry; a whole copy is read as the resulting Secret.
-        available = ref.spec.keys() if need.secret_key is not None else render.secret_keys(ref)
+        available = ref.keys() if need.secret_key is not None else render.secret_keys(ref)
         if need.key not in available:
             message = f'key "{need.key}" not found in SecretReference "{ref.name}"; available keys: ' \
                       f"[{' '.join(available)}]"

@@ -114,10 +114,10 @@ def remote(inv: Inventory, namespace: str, name: str, key: str) -> Remote | None
     ref = inv.secret_refs.get((namespace, name))
     if ref is None:
         return None
-    item = next((i for i in ref.spec.data if i.secretKey == key), None)
+    item = next((i for i in ref.data if i.secret_key == key), None)
     if item is None:
         return None
-    return Remote(item.remoteRef.key, item.remoteRef.property or "", item.remoteRef.version or "")
+    return Remote(item.key, item.property or "", item.version or "")
 
 
 def _workload(binding: dict, component: str, project: str, workloads: list[dict],
