@@ -8,7 +8,7 @@ SecretReferences in the consumer's home namespace are left alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dataclass_field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 from . import krm, names
 from .constants import (CREDENTIALS_SECRET_ANNOTATION, OPENCHOREO_NAMESPACE, TARGET_NAMESPACE_ANNOTATION)
@@ -34,7 +34,7 @@ class Need:
     # env-secrets / file ExternalSecrets). None: the whole SecretReference is copied.
     secret_key: str | None = None
     source: dict | None = None  # the object holding ``field`` when not the consumer (a ReleaseBinding's Workload)
-    labels: dict = dataclass_field(default_factory=dict)  # extra labels on the ExternalSecret
+    labels: Mapping[str, str] = dataclass_field(default_factory=lambda: krm.EMPTY)  # extra labels on the ExternalSecret
     upstream: str | None = None  # the OpenChoreo template this mirrors (render.UPSTREAM_*)
 
     @property

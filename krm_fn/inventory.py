@@ -9,6 +9,7 @@ results and are left out of the inventory; they still pass through.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from pydantic import ValidationError
 
@@ -68,10 +69,6 @@ class DataItem:
     version: str | None = None  # remoteRef.version
 
 
-# What a SecretReference without template labels or annotations holds: one shared, never changed, mapping.
-_NONE: dict = {}
-
-
 @dataclass(slots=True)
 class SecretRef:
     """A valid SecretReference: its object, and what the pipeline reads of its spec as plain data.
@@ -83,8 +80,8 @@ class SecretRef:
     namespace: str
     name: str
     type: str  # spec.template.type
-    labels: dict[str, str]  # spec.template.metadata.labels
-    annotations: dict[str, str]  # spec.template.metadata.annotations
+    labels: Mapping[str, str]  # spec.template.metadata.labels
+    annotations: Mapping[str, str]  # spec.template.metadata.annotations
     data: tuple[DataItem, ...]
     refresh_interval: str | None = None  # spec.refreshInterval
     target_plane: "PlaneId | None" = None  # spec.targetPlane
@@ -103,7 +100,7 @@ def secret_ref(obj: dict, namespace: str, name: str, spec: models.SecretReferenc
     meta = spec.template.metadata
     target = spec.targetPlane
     return SecretRef(
-        obj, namespace, name, spec.template.type, meta.labels or _NONE, meta.annotations or _NONE,
+        obj, namespace, name, spec.template.type, meta.labels or krm.EMPTY, meta.annotations or krm.EMPTY,
         tuple(DataItem(i.secretKey, i.remoteRef.key, i.remoteRef.property, i.remoteRef.version) for i in spec.data),
         spec.refreshInterval,
         None if target is None else PlaneId.parse(f"{target.kind}/{target.name}", namespace))

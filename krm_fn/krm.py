@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping
 
 from . import limits, yamlio
 
@@ -24,6 +25,10 @@ LEGACY_ID = "config.k8s.io/id"
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 ORCHESTRATOR_ANNOTATION_PREFIXES = ("internal.config.kubernetes.io/",)
 ORCHESTRATOR_ANNOTATIONS = (LEGACY_PATH, LEGACY_INDEX, LEGACY_ID)
+
+# The labels (or annotations) of a record that has none: one shared, read-only, mapping rather than
+# an empty dict per record (tens of thousands of records in a large run).
+EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 class InputError(Exception):

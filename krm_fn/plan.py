@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from . import krm, names, render
 from .config import FunctionConfig
@@ -25,7 +26,7 @@ from .render import Content, Entry, Target
 class Planned(Content):
     needs: list[Need] = field(default_factory=list)
 
-    def conflict(self, whole: SecretRef | None, entries: list[Entry]) -> str | None:
+    def conflict(self, whole: SecretRef | None, entries: Sequence[Entry]) -> str | None:
         """Why ``entries`` cannot join this ExternalSecret, or None (then they are merged in)."""
         if (whole is None) != (self.template_ref is None):
             return f"both a whole SecretReference and single entries picked under new keys: {self.source}"
@@ -44,10 +45,17 @@ def _consumer_error(results: krm.Results, need: Need, message: str, path: str | 
     results.error(message, need.holder, path or need.field)
 
 
-def entries_of(need: Need, ref: SecretRef) -> tuple[SecretRef | None, list[Entry]]:
-    """(the SecretReference copied whole, or None; the data entries) ``need`` contributes."""
+def entries_of(need: Need, ref: SecretRef, wholes: dict[int, tuple[Entry, ...]]) -> \
+        tuple[SecretRef | None, Sequence[Entry]]:
+    """(the SecretReference copied whole, or None; the data entries) ``need`` contributes.
+
+    A whole copy's entries are one tuple per SecretReference (kept in ``wholes``), shared by every
+    ExternalSecret that copies it; picked entries are a new list (:meth:`Planned.conflict` extends it)."""
     if need.secret_key is None:
-        return ref, [Entry(item.secret_key, ref, item) for item in ref.data]
+        entries = wholes.get(id(ref))
+        if entries is None:
+            entries = wholes[id(ref)] = tuple(Entry(item.secret_key, ref, item) for item in ref.data)
+        return ref, entries
     item = next(i for i in ref.data if i.secret_key == need.key)  # the first one, as upstream
     return None, [Entry(need.secret_key, ref, item)]
 
@@ -119,6 +127,7 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
     planned: dict[tuple[PlaneId, str, str], Planned] = {}
     storeless: dict[PlaneId, list[str]] = {}
     broken: set[tuple[str, str]] = set()  # ExternalSecrets missing a picked entry: not rendered half
+    wholes: dict[int, tuple[Entry, ...]] = {}
     for need in needs:
         ref = _secret_ref(need, inv, results)
         if ref is None:
@@ -142,10 +151,10 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
                 continue
             key = (plane_id, need.target_namespace, need.target_name)
             existing = planned.get(key)
-            whole, entries = entries_of(need, ref)
+            whole, entries = entries_of(need, ref, wholes)
             if existing is None:
                 planned[key] = Planned(Target(plane_id, plane.store, need.target_namespace, need.target_name),
-                                       whole, entries, dict(need.labels), need.upstream, [need])
+                                       whole, entries, need.labels, need.upstream, [need])
                 continue
             problem = existing.conflict(whole, entries)
             if problem is None:

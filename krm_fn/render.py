@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
 from . import config as fnconfig
 from . import durations, krm, names, ownership
@@ -64,8 +64,8 @@ class Content:
 
     target: Target
     template_ref: SecretRef | None  # a whole SecretReference copied; None: entries picked under new keys
-    entries: list[Entry]
-    labels: dict[str, str] = field(default_factory=dict)
+    entries: Sequence[Entry]  # a whole SecretReference's: one tuple shared by all its copies (plan.build)
+    labels: Mapping[str, str] = field(default_factory=lambda: krm.EMPTY)
     upstream: str | None = None  # which OpenChoreo template this mirrors (for compatibility: upstream)
 
     @property
