@@ -8,7 +8,7 @@ SecretReferences in the consumer's home namespace are left alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dataclass_field
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from . import krm, names
 from .constants import (CREDENTIALS_SECRET_ANNOTATION, OPENCHOREO_NAMESPACE, TARGET_NAMESPACE_ANNOTATION)
@@ -28,6 +28,7 @@ class Need:
     target_name: str  # ExternalSecret name and target Secret name
     key: str | None = None  # a key the consumer reads from the Secret
     key_field: str | None = None
+    optional: bool = False  # the reference is marked optional (Kubernetes starts the pod without the key)
     fan_out: bool = False  # ServiceClass: every data plane the class can deploy to
     plane: PlaneId | None = None  # fixed plane (SecretReference.spec.targetPlane, ReleaseBinding, WorkflowRun)
     # Set: only the SecretReference entry ``key`` is needed, written under this secretKey (OpenChoreo's
@@ -96,8 +97,14 @@ def is_openchoreo(obj, kind: str) -> bool:
 
 # --- pod specs ---------------------------------------------------------------------
 
-# A secret name found in a pod spec: (name, field path, key or None, key path).
-Ref = tuple[str, str, "str | None", "str | None"]
+class Ref(NamedTuple):
+    """A Secret name found in a pod spec."""
+
+    name: str
+    field: str  # path of the name
+    key: str | None = None  # a key read from the Secret
+    key_field: str | None = None
+    optional: bool = False  # ``optional: true`` on the secretKeyRef or secret volume that reads the key
 
 
 def _container_refs(container: dict, path: str) -> Iterator[Ref]:
@@ -107,18 +114,18 @@ def _container_refs(container: dict, path: str) -> Iterator[Ref]:
         if name:
             key = _str(get(ref, "key"))
             field = f"{path}.env[{i}].valueFrom.secretKeyRef"
-            yield name, f"{field}.name", key, f"{field}.key"
+            yield Ref(name, f"{field}.name", key, f"{field}.key", get(ref, "optional") is True)
     for i, source in enumerate(_list(container.get("envFrom"))):
         name = _str(get(source, "secretRef", "name"))
         if name:
-            yield name, f"{path}.envFrom[{i}].secretRef.name", None, None
+            yield Ref(name, f"{path}.envFrom[{i}].secretRef.name")
 
 
 def _pull_secret_refs(spec: dict, path: str) -> Iterator[Ref]:
     for i, pull in enumerate(_list(spec.get("imagePullSecrets"))):
         name = _str(get(pull, "name"))
         if name:
-            yield name, f"{path}.imagePullSecrets[{i}].name", None, None
+            yield Ref(name, f"{path}.imagePullSecrets[{i}].name")
 
 
 def pod_spec_refs(spec, path: str) -> Iterator[Ref]:
@@ -136,22 +143,25 @@ def pod_spec_refs(spec, path: str) -> Iterator[Ref]:
 def _volume_refs(volumes, path: str) -> Iterator[Ref]:
     for i, volume in enumerate(_list(volumes)):
         vpath = f"{path}.volumes[{i}]"
-        name = _str(get(volume, "secret", "secretName"))
+        secret = get(volume, "secret")
+        name = _str(get(secret, "secretName"))
         if name:
-            yield from _items_refs(name, f"{vpath}.secret", get(volume, "secret", "items"), "secretName")
+            yield from _items_refs(name, f"{vpath}.secret", secret, "secretName")
         for j, source in enumerate(_list(get(volume, "projected", "sources"))):
-            name = _str(get(source, "secret", "name"))
+            secret = get(source, "secret")
+            name = _str(get(secret, "name"))
             if name:
-                yield from _items_refs(name, f"{vpath}.projected.sources[{j}].secret", get(source, "secret", "items"),
-                                       "name")
+                yield from _items_refs(name, f"{vpath}.projected.sources[{j}].secret", secret, "name")
 
 
-def _items_refs(name: str, path: str, items, name_field: str) -> Iterator[Ref]:
-    keys = [(k, i) for i, item in enumerate(_list(items)) if (k := _str(get(item, "key")))]
+def _items_refs(name: str, path: str, secret: dict, name_field: str) -> Iterator[Ref]:
+    """A secret volume (or projected source) ``secret``: its name, with each key its ``items`` read."""
+    keys = [(k, i) for i, item in enumerate(_list(secret.get("items"))) if (k := _str(get(item, "key")))]
     if not keys:
-        yield name, f"{path}.{name_field}", None, None
+        yield Ref(name, f"{path}.{name_field}")
+    optional = secret.get("optional") is True
     for key, i in keys:
-        yield name, f"{path}.{name_field}", key, f"{path}.items[{i}].key"
+        yield Ref(name, f"{path}.{name_field}", key, f"{path}.items[{i}].key", optional)
 
 
 # Where each workload kind keeps its pod spec(s).
@@ -188,8 +198,10 @@ def _argo_refs(spec, path: str) -> Iterator[Ref]:
         yield from _volume_refs(template.get("volumes"), tpath)
 
 
-def _workload_refs(obj: dict) -> tuple[str, Iterator[Ref]] | None:
+def workload_refs(obj: dict) -> tuple[str, Iterable[Ref]] | None:
     """(plane family, every Secret name the workload reads), or None for other kinds."""
+    if type(obj) is Workload:
+        return obj.refs
     api, kind = obj.get("apiVersion"), obj.get("kind")
     if (api, kind) in POD_SPEC_PATHS:
         path = POD_SPEC_PATHS[(api, kind)]
@@ -200,31 +212,46 @@ def _workload_refs(obj: dict) -> tuple[str, Iterator[Ref]] | None:
     return None
 
 
+class Workload(dict):
+    """A Kubernetes or Argo workload held as its identity (``apiVersion``, ``kind``, ``metadata``) and
+    ``refs``, what :func:`workload_refs` found in it when it was read; its pod specs are not kept.
+
+    How function mode holds a workload it passes through unchanged (:mod:`krm_fn.projection`): at the
+    L benchmark, 20,000 pod specs took 37 MB even cut down to their secret fields.
+    """
+
+    __slots__ = ("refs",)
+
+    def __init__(self, identity: dict, refs: tuple[str, tuple[Ref, ...]]):
+        super().__init__(identity)
+        self.refs = refs
+
+
 def _is_secret_ref(inv: Inventory, home: str, name: str) -> bool:
     return (home, name) in inv.secret_refs or (home, name) in inv.invalid_secret_refs
 
 
 def _workload_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
-    found = _workload_refs(obj)
+    found = workload_refs(obj)
     if found is None:
         return
     family, refs = found
     home = home_namespace(obj)
     ns = krm.namespace(obj) or home
-    for name, field, key, key_field in refs:
-        if _is_secret_ref(inv, home, name):
-            yield Need(obj, field, name, home, family, ns, name, key, key_field)
+    for ref in refs:
+        if _is_secret_ref(inv, home, ref.name):
+            yield Need(obj, ref.field, ref.name, home, family, ns, ref.name, ref.key, ref.key_field, ref.optional)
 
 
 def _warn_without_namespace(obj: dict, inv: Inventory, results: krm.Results) -> None:
     """A workload with no namespace (a kustomize base, say) cannot be matched to SecretReferences."""
     if home_namespace(obj):
         return
-    found = _workload_refs(obj)
+    found = workload_refs(obj)
     if found is None:
         return
     known = {name for _, name in inv.secret_refs} | {name for _, name in inv.invalid_secret_refs}
-    for name, field, _, _ in found[1]:
+    for name, field, *_ in found[1]:
         if name in known:
             results.warning(f"{obj.get('kind')} has no metadata.namespace, so secret {name!r} cannot be matched to "
                             "a SecretReference; set the namespace (or the openchoreo.dev/namespace label) before "
@@ -257,7 +284,7 @@ def _service_class_refs(obj: dict) -> Iterator[Ref]:
 
 def _service_class_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
     home = home_namespace(obj)
-    for name, field, _, _ in _service_class_refs(obj):
+    for name, field, *_ in _service_class_refs(obj):
         if _is_secret_ref(inv, home, name):
             yield Need(obj, field, name, home, "data", _target_namespace(obj), name, fan_out=True)
 
@@ -321,14 +348,14 @@ def secret_names(items: list, inv: Inventory) -> Iterator[SecretName]:
     for obj in _inputs(items, inv):
         home = home_namespace(obj)
         if is_openchoreo(obj, "ServiceClass"):
-            refs: Iterator[Ref] = _service_class_refs(obj)
+            refs: Iterable[Ref] = _service_class_refs(obj)
             namespace = _target_namespace(obj)
         else:
-            found = _workload_refs(obj)
+            found = workload_refs(obj)
             refs = found[1] if found is not None else iter(())
             namespace = krm.namespace(obj) or home
         # A volume with several items repeats its name on one field: once is enough.
-        for name, field in dict.fromkeys((name, field) for name, field, _, _ in refs):
+        for name, field in dict.fromkeys((ref.name, ref.field) for ref in refs):
             yield SecretName(obj, field, name, home, namespace)
 
 

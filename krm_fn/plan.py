@@ -9,7 +9,6 @@ places, is an error naming both.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -75,20 +74,12 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef |
         if need.key not in available:
             message = f'key "{need.key}" not found in SecretReference "{ref.name}"; available keys: ' \
                       f"[{' '.join(available)}]"
-            if _optional(need):  # Kubernetes starts the pod without it: worth a look, not a failure
+            if need.optional:  # Kubernetes starts the pod without it: worth a look, not a failure
                 results.warning(f"{message} (the reference is optional)", need.consumer, need.key_field)
                 return ref
             _consumer_error(results, need, message, need.key_field)
             return None
     return ref
-
-
-def _optional(need: Need) -> bool:
-    """``optional: true`` on the secretKeyRef, or on the secret volume whose items[] names the key."""
-    if not need.key_field or not need.key_field.endswith(".key"):
-        return False
-    base = re.sub(r"\.items\[\d+\]$", "", need.key_field[: -len(".key")])
-    return krm.get_path(need.consumer, f"{base}.optional") is True
 
 
 def _names_ok(need: Need, results: krm.Results) -> bool:

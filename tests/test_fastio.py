@@ -356,18 +356,19 @@ DEPLOYMENT = RL + """\
 
 
 def test_the_function_keeps_only_what_the_pipeline_reads_of_pass_through_items() -> None:
-    from krm_fn import cli
+    from krm_fn import cli, consumers
 
     full = load(DEPLOYMENT)[0][0]["items"][0]
     reader = cli.function_reader()
     item = reader.load(DEPLOYMENT)[0]["items"][0]
     assert reader.text_of(item) is not None  # written back as its text
-    assert item["metadata"] == full["metadata"]
-    spec = item["spec"]["template"]["spec"]
-    assert "replicas" not in item["spec"] and "image" not in spec["containers"][0]
-    # positions kept, so field paths in results stay right
-    assert spec["containers"][0]["env"] == [{}, {"valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]
-    assert spec["volumes"] == [{}, {"secret": {"secretName": "creds"}}]
+    assert item == {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": full["metadata"]}  # no pod spec
+    # what the consumer finder reads of it was found as it was read, with the field paths of the full object
+    family, refs = consumers.workload_refs(item)
+    assert (family, list(refs)) == ("data", list(consumers.workload_refs(full)[1]))
+    assert [(r.name, r.field, r.key) for r in refs] == [
+        ("db", "spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef.name", "password"),
+        ("creds", "spec.template.spec.volumes[1].secret.secretName", None)]
 
 
 def test_an_item_reconcile_changes_is_read_whole() -> None:
