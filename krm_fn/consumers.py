@@ -291,7 +291,7 @@ def _service_class_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
 
 def target_plane_needs(inv: Inventory) -> Iterator[Need]:
     for ref in inv.secret_refs.values():
-        plane = ref.target_plane
+        plane = ref.spec.target_plane
         if plane is not None:
             yield Need(ref.obj, "spec.targetPlane", ref.name, ref.namespace, plane.family, ref.namespace,
                        ref.name, plane=plane)

@@ -9,7 +9,7 @@ results and are left out of the inventory; they still pass through.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 from pydantic import ValidationError
 
@@ -69,41 +69,78 @@ class DataItem:
     version: str | None = None  # remoteRef.version
 
 
-@dataclass(slots=True)
-class SecretRef:
-    """A valid SecretReference: its object, and what the pipeline reads of its spec as plain data.
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """What the pipeline reads of a valid SecretReference's spec, as plain data.
 
-    The pydantic model it was validated with is not kept (see :func:`secret_ref`): at the L benchmark,
+    The pydantic model it was validated with is not kept (:func:`spec_of`): at the L benchmark,
     10,000 models took 30 MB, these records a tenth of that."""
 
-    obj: dict
-    namespace: str
-    name: str
-    type: str  # spec.template.type
-    labels: Mapping[str, str]  # spec.template.metadata.labels
-    annotations: Mapping[str, str]  # spec.template.metadata.annotations
+    type: str  # template.type
+    labels: Mapping[str, str]  # template.metadata.labels
+    annotations: Mapping[str, str]  # template.metadata.annotations
     data: tuple[DataItem, ...]
-    refresh_interval: str | None = None  # spec.refreshInterval
-    target_plane: "PlaneId | None" = None  # spec.targetPlane
-
-    @property
-    def source(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    refresh_interval: str | None = None  # refreshInterval
+    target_plane: "PlaneId | None" = None  # targetPlane
 
     def keys(self) -> list[str]:
         """The ``secretKey`` of each data entry, in order."""
         return [item.secret_key for item in self.data]
 
 
-def secret_ref(obj: dict, namespace: str, name: str, spec: models.SecretReferenceSpec) -> SecretRef:
-    """The plain record of a validated SecretReference."""
+@dataclass(slots=True)
+class SecretRef:
+    """A valid SecretReference: its object and its spec."""
+
+    obj: dict
+    namespace: str
+    name: str
+    spec: Spec
+
+    @property
+    def source(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def plain_spec(spec: models.SecretReferenceSpec, namespace: str) -> Spec:
+    """The plain record of a validated SecretReference spec (``namespace``: the SecretReference's)."""
     meta = spec.template.metadata
     target = spec.targetPlane
-    return SecretRef(
-        obj, namespace, name, spec.template.type, meta.labels or krm.EMPTY, meta.annotations or krm.EMPTY,
+    return Spec(
+        spec.template.type, meta.labels or krm.EMPTY, meta.annotations or krm.EMPTY,
         tuple(DataItem(i.secretKey, i.remoteRef.key, i.remoteRef.property, i.remoteRef.version) for i in spec.data),
         spec.refreshInterval,
         None if target is None else PlaneId.parse(f"{target.kind}/{target.name}", namespace))
+
+
+def spec_of(obj: dict) -> Spec | list[tuple[str, str]]:
+    """A SecretReference's spec as plain data, or its problems: (field path, message) pairs."""
+    spec, problems = _model(models.SecretReferenceSpec, obj, "SecretReference")
+    if spec is None:
+        return problems
+    seen: dict[str, int] = {}
+    for index, item in enumerate(spec.data):
+        if item.secretKey in seen:
+            return [(f"spec.data[{index}].secretKey",
+                     f"secretKey {item.secretKey!r} is defined twice (data[{seen[item.secretKey]}] and data[{index}]); "
+                     "ESO rejects duplicate keys")]
+        seen[item.secretKey] = index
+    if spec.template.type == "bootstrap.kubernetes.io/token":
+        return [("spec.template.type", "template type bootstrap.kubernetes.io/token is refused by External Secrets "
+                 "Operator (>= 2.4.1); store it as Opaque")]
+    return plain_spec(spec, krm.namespace(obj))
+
+
+class SecretReference(dict):
+    """A SecretReference held as its identity (``apiVersion``, ``kind``, ``metadata``) and ``spec``, what
+    :func:`spec_of` made of its spec when it was read (how function mode holds one that passes through
+    unchanged: :mod:`krm_fn.projection`)."""
+
+    __slots__ = ("spec",)
+
+    def __init__(self, identity: dict, spec: Spec | list[tuple[str, str]]):
+        super().__init__(identity)
+        self.spec = spec
 
 
 @dataclass
@@ -152,34 +189,31 @@ def _check_identity(obj: dict, results: krm.Results, namespaced: bool) -> bool:
     return ok
 
 
-def _validate(model: type, obj: dict, results: krm.Results, what: str):
+def _model(model: type, obj: dict, what: str) -> tuple[Any, list[tuple[str, str]]]:
+    """(``obj``'s spec validated by ``model``, or None; the problems: (field path, message) pairs)."""
     spec = obj.get("spec")
     if spec is None:
         spec = {}
     try:
-        return model.model_validate(spec)
+        return model.model_validate(spec), []
     except ValidationError as exc:
-        for path, message in models.validation_problems(exc):
-            results.error(f"invalid {what}: {message}", obj, path)
-        return None
+        return None, [(path, f"invalid {what}: {message}") for path, message in models.validation_problems(exc)]
+
+
+def _validate(model: type, obj: dict, results: krm.Results, what: str):
+    spec, problems = _model(model, obj, what)
+    for path, message in problems:
+        results.error(message, obj, path)
+    return spec
 
 
 def _add_secret_ref(obj: dict, inv: Inventory, results: krm.Results) -> None:
     key = (krm.namespace(obj), krm.name(obj))
     identity_ok = _check_identity(obj, results, namespaced=True)
-    spec = _validate(models.SecretReferenceSpec, obj, results, "SecretReference")
-    if spec is not None:
-        seen: dict[str, int] = {}
-        for index, item in enumerate(spec.data):
-            if item.secretKey in seen:
-                results.error(f"secretKey {item.secretKey!r} is defined twice (data[{seen[item.secretKey]}] "
-                              f"and data[{index}]); ESO rejects duplicate keys", obj, f"spec.data[{index}].secretKey")
-                spec = None
-                break
-            seen[item.secretKey] = index
-    if spec is not None and spec.template.type == "bootstrap.kubernetes.io/token":
-        results.error("template type bootstrap.kubernetes.io/token is refused by External Secrets Operator "
-                      "(>= 2.4.1); store it as Opaque", obj, "spec.template.type")
+    spec = obj.spec if type(obj) is SecretReference else spec_of(obj)
+    if not isinstance(spec, Spec):
+        for path, message in spec:
+            results.error(message, obj, path)
         spec = None
     if key in inv.secret_refs or key in inv.invalid_secret_refs:
         results.error(f"SecretReference {key[0]}/{key[1]} is defined more than once", obj, "metadata.name")
@@ -189,7 +223,7 @@ def _add_secret_ref(obj: dict, inv: Inventory, results: krm.Results) -> None:
     if spec is None or not identity_ok:
         inv.invalid_secret_refs.add(key)
         return
-    inv.secret_refs[key] = secret_ref(obj, key[0], key[1], spec)
+    inv.secret_refs[key] = SecretRef(obj, key[0], key[1], spec)
 
 
 def _add_plane(obj: dict, kind: str, inv: Inventory, results: krm.Results) -> None:

@@ -53,9 +53,9 @@ def entries_of(need: Need, ref: SecretRef, wholes: dict[int, tuple[Entry, ...]])
     if need.secret_key is None:
         entries = wholes.get(id(ref))
         if entries is None:
-            entries = wholes[id(ref)] = tuple(Entry(item.secret_key, ref, item) for item in ref.data)
+            entries = wholes[id(ref)] = tuple(Entry(item.secret_key, ref, item) for item in ref.spec.data)
         return ref, entries
-    item = next(i for i in ref.data if i.secret_key == need.key)  # the first one, as upstream
+    item = next(i for i in ref.spec.data if i.secret_key == need.key)  # the first one, as upstream
     return None, [Entry(need.secret_key, ref, item)]
 
 
@@ -70,7 +70,7 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef |
         return None
     if need.key is not None:
         # A picked entry must be a data[] entry; a whole copy is read as the resulting Secret.
-        available = ref.keys() if need.secret_key is not None else render.secret_keys(ref)
+        available = ref.spec.keys() if need.secret_key is not None else render.secret_keys(ref)
         if need.key not in available:
             message = f'key "{need.key}" not found in SecretReference "{ref.name}"; available keys: ' \
                       f"[{' '.join(available)}]"

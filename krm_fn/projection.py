@@ -8,7 +8,10 @@ workloads (images, probes, resources) are never all in memory.
 The part kept is what the steps read:
 
 * identity and metadata (every step, results, ownership);
-* the whole object for anything the inventory types or checks
+* of a SecretReference, its spec as the inventory types it
+  (:func:`krm_fn.inventory.spec_of`: plain data, or the problems to report),
+  in a :class:`krm_fn.inventory.SecretReference`;
+* the whole object for anything else the inventory types or checks
   (OpenChoreo and ESO kinds, core Secrets, objects this function generated)
   and anything reconcile may change (an item carrying an annotation this
   function writes on consumers);
@@ -26,6 +29,8 @@ import sys
 from . import krm, ownership
 from .constants import CONSUMER_ANNOTATIONS
 from .consumers import Ref, Workload, workload_refs
+from .inventory import SecretReference, spec_of
+from .models import GROUP
 
 WHOLE_GROUPS = ("openchoreo.dev", "external-secrets.io")
 
@@ -35,12 +40,17 @@ def project(obj: dict) -> dict | None:
     api, kind, meta = obj.get("apiVersion"), obj.get("kind"), obj.get("metadata")
     if type(api) is not str or type(kind) is not str or type(meta) is not dict:
         return None  # reported as an error, with whatever the object holds
-    if krm.group(api) in WHOLE_GROUPS or (kind == "Secret" and api == "v1") or ownership.is_owned(obj):
+    if ownership.is_owned(obj):
         return None
     annotations = meta.get("annotations")
     if type(annotations) is dict and any(k in annotations for k in CONSUMER_ANNOTATIONS):
         return None  # reconcile removes the stale annotation: the item is written from its data
     identity = {"apiVersion": api, "kind": kind, "metadata": meta}
+    group = krm.group(api)
+    if kind == "SecretReference" and group == GROUP:
+        return SecretReference(identity, spec_of(obj))
+    if group in WHOLE_GROUPS or (kind == "Secret" and api == "v1"):
+        return None
     found = workload_refs(obj)
     if found is None:
         return identity

@@ -114,7 +114,7 @@ def remote(inv: Inventory, namespace: str, name: str, key: str) -> Remote | None
     ref = inv.secret_refs.get((namespace, name))
     if ref is None:
         return None
-    item = next((i for i in ref.data if i.secret_key == key), None)
+    item = next((i for i in ref.spec.data if i.secret_key == key), None)
     if item is None:
         return None
     return Remote(item.key, item.property or "", item.version or "")

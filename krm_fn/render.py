@@ -98,22 +98,22 @@ _REQUIRED_KEYS = {
 
 def _check_required_keys(ref: SecretRef) -> None:
     """A typed Secret missing its required keys fails only at sync time, in the plane: refuse it here."""
-    required = _REQUIRED_KEYS.get(ref.type)
+    required = _REQUIRED_KEYS.get(ref.spec.type)
     if required is None:
         return
-    keys = ref.keys()
+    keys = ref.spec.keys()
     all_of, any_of = required
     if any(k not in keys for k in all_of) or (any_of and not any(k in keys for k in any_of)):
         need = " and ".join(all_of) if all_of else " or ".join(any_of)
-        raise RenderError(f"SecretReference {ref.source} of type {ref.type} needs key {need} "
+        raise RenderError(f"SecretReference {ref.source} of type {ref.spec.type} needs key {need} "
                           f"(Kubernetes refuses the Secret otherwise); it has: {', '.join(keys)}", "spec.data")
 
 
 def _registry_server(ref: SecretRef) -> str | None:
     """The Go template expression for the registry of a username/password dockerconfigjson reference
     (None for any other reference); RenderError when the reference cannot make one."""
-    keys = ref.keys()
-    if ref.type != DOCKERCONFIGJSON or ".dockerconfigjson" in keys:
+    keys = ref.spec.keys()
+    if ref.spec.type != DOCKERCONFIGJSON or ".dockerconfigjson" in keys:
         return None
     if "username" not in keys or "password" not in keys:
         raise RenderError(f"SecretReference {ref.source} of type {DOCKERCONFIGJSON} needs a '.dockerconfigjson' key, "
@@ -144,9 +144,9 @@ def _dockerconfig_template(ref: SecretRef) -> str | None:
 
 def secret_keys(ref: SecretRef) -> list[str]:
     """The keys the resulting Kubernetes Secret will have."""
-    if ref.type == DOCKERCONFIGJSON and ".dockerconfigjson" not in ref.keys():
+    if ref.spec.type == DOCKERCONFIGJSON and ".dockerconfigjson" not in ref.spec.keys():
         return [".dockerconfigjson"]
-    return ref.keys()
+    return ref.spec.keys()
 
 
 def _template(content: Content) -> dict:
@@ -158,14 +158,14 @@ def _template(content: Content) -> dict:
     source SecretReference (the first one wins on a clash).
     """
     ref = content.template_ref
-    template: dict = {"type": ref.type if ref is not None else "Opaque",
+    template: dict = {"type": ref.spec.type if ref is not None else "Opaque",
                       "engineVersion": "v2", "mergePolicy": "Replace"}
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     for source in ([ref] if ref is not None else content.sources):
-        for k, v in source.labels.items():
+        for k, v in source.spec.labels.items():
             labels.setdefault(k, escape_template(v))
-        for k, v in source.annotations.items():
+        for k, v in source.spec.annotations.items():
             annotations.setdefault(k, escape_template(v))
     metadata: dict = {}
     if labels:
@@ -204,7 +204,7 @@ def _refresh(content: Content, config: fnconfig.FunctionConfig) -> dict:
     change, never on a timer.  A positive interval of another source wins.
     """
     refs = [content.template_ref] if content.template_ref is not None else content.sources
-    intervals = [fnconfig.canonical_refresh(config, r.refresh_interval) for r in refs]
+    intervals = [fnconfig.canonical_refresh(config, r.spec.refresh_interval) for r in refs]
     periodic = [i for i in intervals if durations.parse(i) > 0]
     if periodic:
         return {"refreshInterval": min(periodic, key=durations.parse)}
@@ -230,7 +230,7 @@ def _upstream_spec(content: Content) -> dict:
     """Field for field what OpenChoreo's stock templates write (openchoreo-api.md section 8)."""
     target: dict = {"name": content.target.name, "creationPolicy": "Owner"}
     if content.upstream == UPSTREAM_WORKFLOW and content.template_ref is not None:
-        target["template"] = {"type": content.template_ref.type}
+        target["template"] = {"type": content.template_ref.spec.type}
     return {
         "refreshInterval": UPSTREAM_REFRESH,
         "secretStoreRef": {"name": content.target.store.name, "kind": "ClusterSecretStore"},

@@ -371,6 +371,66 @@ def test_the_function_keeps_only_what_the_pipeline_reads_of_pass_through_items()
         ("creds", "spec.template.spec.volumes[1].secret.secretName", None)]
 
 
+SECRET_REFERENCES = RL + """\
+- apiVersion: openchoreo.dev/v1alpha1
+  kind: SecretReference
+  metadata:
+    name: db
+    namespace: shop
+  spec:
+    template:
+      type: kubernetes.io/basic-auth
+      metadata:
+        labels:
+          team: shop
+    data:
+    - secretKey: username
+      remoteRef:
+        key: secret/shop/db
+        property: username
+    - secretKey: password
+      remoteRef:
+        key: secret/shop/db
+        property: password
+    refreshInterval: 30m
+    targetPlane:
+      kind: ClusterDataPlane
+      name: default
+- apiVersion: openchoreo.dev/v1alpha1
+  kind: SecretReference
+  metadata:
+    name: broken
+    namespace: shop
+  spec:
+    template:
+      type: Opaque
+    data:
+    - secretKey: password
+      remoteRef:
+        key: ""
+"""
+
+
+def test_the_function_keeps_secretreferences_as_the_inventory_types_them() -> None:
+    """The spec is typed as it is read (plain data, or the problems the inventory reports); not kept."""
+    from krm_fn import cli, inventory
+
+    fulls = load(SECRET_REFERENCES)[0][0]["items"]
+    reader = cli.function_reader()
+    items = reader.load(SECRET_REFERENCES)[0]["items"]
+    for item, full in zip(items, fulls):
+        assert reader.text_of(item) is not None  # written back as its text
+        assert type(item) is inventory.SecretReference
+        assert item == {"apiVersion": full["apiVersion"], "kind": full["kind"], "metadata": full["metadata"]}
+        assert item.spec == inventory.spec_of(full)
+    valid, broken = items
+    assert valid.spec.type == "kubernetes.io/basic-auth" and valid.spec.keys() == ["username", "password"]
+    assert valid.spec.labels == {"team": "shop"} and valid.spec.refresh_interval == "30m"
+    assert str(valid.spec.target_plane) == "ClusterDataPlane/default"
+    assert broken.spec == [("spec.data[0].remoteRef.key",
+                            "invalid SecretReference: String should have at least 1 character")]
+
+
 def test_an_item_reconcile_changes_is_read_whole() -> None:
     """A stale credentials annotation is removed from the item: it is written from its data, all of it."""
     text = DEPLOYMENT.replace("      note: kept\n",

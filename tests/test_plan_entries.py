@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from krm_fn import models
-from krm_fn.inventory import PlaneId, SecretRef, Store, secret_ref
+from krm_fn.inventory import PlaneId, SecretRef, Store, plain_spec
 from krm_fn.plan import Planned
 from krm_fn.render import Entry, Target
 
@@ -10,18 +10,18 @@ from krm_fn.render import Entry, Target
 def _ref(name: str, *keys: str) -> SecretRef:
     spec = models.SecretReferenceSpec.model_validate(
         {"template": {}, "data": [{"secretKey": k, "remoteRef": {"key": f"{name}/{k}"}} for k in keys]})
-    return secret_ref({"metadata": {"name": name, "namespace": "ns"}}, "ns", name, spec)
+    return SecretRef({"metadata": {"name": name, "namespace": "ns"}}, "ns", name, plain_spec(spec, "ns"))
 
 
 TARGET = Target(PlaneId("ClusterDataPlane", "", "default"), Store("vault", "ClusterSecretStore"), "dp", "es")
 
 
 def _whole(ref: SecretRef) -> list[Entry]:
-    return [Entry(i.secret_key, ref, i) for i in ref.data]
+    return [Entry(i.secret_key, ref, i) for i in ref.spec.data]
 
 
 def _pick(ref: SecretRef, key: str, as_key: str) -> list[Entry]:
-    return [Entry(as_key, ref, next(i for i in ref.data if i.secret_key == key))]
+    return [Entry(as_key, ref, next(i for i in ref.spec.data if i.secret_key == key))]
 
 
 def test_whole_copies_of_one_secretreference_merge() -> None:
