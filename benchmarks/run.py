@@ -9,7 +9,7 @@
 4. peak memory (max RSS) at L against the input size;
 5. inside kpt: ``kpt fn render`` of the M package with the function as an exec
    mutator, against the same render with a no-op exec function (``cat``);
-   also with ``fileLayout: namespace``.
+   also with ``fileLayout: object`` (one file per ExternalSecret; the default is one per plane and namespace).
 
 Every figure is the median of ``--repeat`` runs (one run for L).  Usage:
 ``python benchmarks/run.py [--sizes S,M,L] [--repeat 3] [--no-kpt] [--out DIR]``.
@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         recorded.unlink()
         row(f"kpt fn render of {args.kpt_size}: function vs replay of its recorded output", with_fn, replay,
             target="(the function's own share)")
-        grouped = kpt_render(pkg, "exec " + shlex.join(FUNCTION), args.repeat, {"fileLayout": "namespace"})
-        row(f"kpt fn render of {args.kpt_size}: function with fileLayout: namespace vs no-op exec (cat)", grouped,
-            noop, target="(one file per plane and namespace)")
+        per_object = kpt_render(pkg, "exec " + shlex.join(FUNCTION), args.repeat, {"fileLayout": "object"})
+        row(f"kpt fn render of {args.kpt_size}: function with fileLayout: object vs no-op exec (cat)", per_object,
+            noop, target="(one file per ExternalSecret)")
 
     print(f"Machine: {machine()}\n")
     print("| Measure | secretref-fn | Reference | Ratio |")

@@ -28,10 +28,10 @@ class FunctionConfig(BaseModel):
         "1h", description="refreshInterval for SecretReferences that set none (Go duration).")
     outputDir: Annotated[str, models.checked(names.output_dir_problem, "outputDir {problem}")] = Field(
         "planes", description="Package folder the generated files are placed under.")
-    fileLayout: Literal["object", "namespace"] = Field("object", description=(
-        "'object': one file per ExternalSecret (<outputDir>/<plane kind>/<plane>/<namespace>/"
-        "externalsecret_<name>.yaml); 'namespace': one file per plane and namespace (.../<namespace>/"
-        "externalsecrets.yaml), far fewer files for kpt to write on a large platform."))
+    fileLayout: Literal["namespace", "object"] = Field("namespace", description=(
+        "'namespace': one file per plane and namespace (<outputDir>/<plane kind>/<plane>/<namespace>/"
+        "externalsecrets.yaml, ordered by name); 'object': one file per ExternalSecret (.../<namespace>/"
+        "externalsecret_<name>.yaml), many more files for kpt to write on a large platform."))
     plaintextSecrets: Literal["error", "warning", "allow"] = Field(
         "error", description="What an input core/v1 Secret carrying data or stringData is.")
     creationPolicy: Literal["Owner", "Orphan", "Merge", "None"] = Field(

@@ -134,6 +134,7 @@ def test_readme_kpt_commands_run(tmp_path: Path) -> None:
         proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=ROOT, env=tool_env(),
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, command + proc.stdout + proc.stderr
-    assert sorted(p.name for p in (tmp_path / "acme").rglob("externalsecret_*.yaml")) == [
-        "externalsecret_orders-api-git-secret.yaml", "externalsecret_orders-db.yaml",
-        "externalsecret_orders-db.yaml", "externalsecret_reports-smtp.yaml"]
+    planes = tmp_path / "acme" / "planes"
+    assert sorted(str(p.relative_to(planes)) for p in planes.rglob("*.yaml")) == [
+        "buildplane/ci/acme/externalsecrets.yaml", "dataplane/production/acme/externalsecrets.yaml",
+        "dataplane/staging/acme/externalsecrets.yaml"]
