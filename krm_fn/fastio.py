@@ -106,9 +106,12 @@ _MISREAD = _Pattern(r"[ \n](?=[yYnNoO=+0-9-])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|
 _ITEMS = _Pattern(r"^items:[ ]*\n", re.MULTILINE)
 # Tabs, carriage returns, NUL, and the line breaks YAML 1.1 readers know but yaml_rs does not (NEL, LS, PS).
 _UNSPLITTABLE = _Pattern("[\t\r\x00\x85\u2028\u2029]")
+# What an ASCII text may hold to be split: printable characters and line feeds (no tab, CR or control character).
+_SPLITTABLE_ASCII = bytes(range(0x20, 0x7f)) + b"\n"
 _FIRST_CONTENT = _Pattern(r"^( *)([^ \n])", re.MULTILINE)
-# After the items (kpt and kustomize write them at column 0): the first top-level key.
-_TOP_LEVEL_KEY = _Pattern(r"^[A-Za-z_][\w.-]*:(?:[ ]|$)", re.MULTILINE)
+# After the items (kpt and kustomize write them at column 0): the first top-level key, from the line break before
+# it (a pattern starting with a literal character is searched for that character first: several times faster).
+_TOP_LEVEL_KEY = _Pattern(r"\n[A-Za-z_][\w.-]*:(?:[ ]|$)", re.MULTILINE)
 _MARKERS = _Pattern(r"^(?:---|\.\.\.|%)", re.MULTILINE)
 
 
@@ -136,10 +139,10 @@ def split(text: str) -> _Split | None:
     unterminated quote in the item before it, which no parser accepts, so
     the caller falls back to reading the whole text with yamlio.
     """
-    if not text.endswith("\n") or _UNSPLITTABLE.search(text) or _NON_PRINTABLE.search(text):
+    if not text.endswith("\n") or not _splittable_characters(text):
         return None  # (a last line without its line break: a kept block scalar there would change)
     found = _ITEMS.search(text)
-    if found is None or _ITEMS.search(text, found.end()) is not None:
+    if found is None or _another_items_key(text, found.end()):
         return None
     head = text[:found.end()]
     first_line = re.search(r"^[^\s#]", head, re.MULTILINE)  # after comments and blank lines
@@ -149,9 +152,12 @@ def split(text: str) -> _Split | None:
     if first is None:
         return None
     k = len(first.group(1))
-    end = (_TOP_LEVEL_KEY.search(text, found.end()) if k == 0
-           else re.compile(rf"^ {{0,{k - 1}}}[^ \n#]", re.MULTILINE).search(text, found.end()))
-    stop = end.start() if end is not None else len(text)
+    if k == 0:
+        end = _TOP_LEVEL_KEY.search(text, found.end() - 1)
+        stop = end.start() + 1 if end is not None else len(text)
+    else:
+        end = re.compile(rf"^ {{0,{k - 1}}}[^ \n#]", re.MULTILINE).search(text, found.end())
+        stop = end.start() if end is not None else len(text)
     tail = text[stop:]
     if _MARKERS.search(tail):
         return None
@@ -166,6 +172,23 @@ def split(text: str) -> _Split | None:
     for m in under.finditer(text, starts[0] - 1, stop):
         suspect.add(_item_at(starts, m.start() + 1))
     return _Split(head + tail, k, starts, suspect)
+
+
+def _splittable_characters(text: str) -> bool:
+    """No tab, carriage return, character YAML forbids or line break yaml_rs does not know."""
+    if text.isascii():  # the usual case: one pass in C instead of two regular expression scans
+        return not text.encode("ascii").translate(None, _SPLITTABLE_ASCII)
+    return not (_UNSPLITTABLE.search(text) or _NON_PRINTABLE.search(text))
+
+
+def _another_items_key(text: str, start: int) -> bool:
+    """Whether a line from ``start`` on is ``items:`` again (searched for as a literal first: faster)."""
+    pos = text.find("\nitems:", start - 1)
+    while pos != -1:
+        if _ITEMS.match(text, pos + 1):
+            return True
+        pos = text.find("\nitems:", pos + 1)
+    return False
 
 
 def _item_at(starts: list[int], pos: int) -> int:
@@ -486,14 +509,38 @@ def _scalar(value: Any) -> str:
     return text
 
 
-def _emit_mapping(data: dict, indent: str, out: list, first_prefix: str | None = None) -> None:
-    prefix = first_prefix
-    for key, value in data.items():
+_KEYS: dict[str, str] = {}  # the text of a mapping key this emitter writes (checked once), by the key
+
+
+def _key(key: Any) -> str:
+    text = _KEYS.get(key) if type(key) is str else None
+    if text is None:
         if type(key) is not str or not key or len(key) > 120:
             raise _Unsupported  # PyYAML writes long keys as "? key"
-        head = f"{indent if prefix is None else prefix}{_scalar(key)}:"
+        text = _scalar(key)
+        if len(_KEYS) < _CACHED:
+            _KEYS[key] = text
+    return text
+
+
+# The loops below look strings up in the caches themselves (most values are cached strings):
+# a function call per scalar was a third of the writer's time.
+
+def _emit_mapping(data: dict, indent: str, out: list, first_prefix: str | None = None) -> None:
+    prefix = first_prefix
+    keys, scalars = _KEYS, _SCALARS
+    for key, value in data.items():
+        text = keys.get(key) if type(key) is str else None
+        head = (indent if prefix is None else prefix) + (text if text is not None else _key(key)) + ":"
         prefix = None
-        _emit_value(value, head, indent, out, mapping_value=True)
+        kind = type(value)
+        if kind is str:
+            text = scalars.get(value)
+            out.append(f"{head} {text if text is not None else _scalar(value)}\n")
+        elif kind is dict or kind is list:
+            _emit_value(value, head, indent, out, mapping_value=True)
+        else:
+            out.append(f"{head} {_scalar(value)}\n")
 
 
 def _emit_value(value: Any, head: str, indent: str, out: list, mapping_value: bool) -> None:
@@ -520,10 +567,15 @@ def _emit_value(value: Any, head: str, indent: str, out: list, mapping_value: bo
 
 def _emit_sequence(data: list, indent: str, out: list, first_prefix: str | None = None) -> None:
     prefix = first_prefix
+    scalars = _SCALARS
     for value in data:
-        head = f"{indent if prefix is None else prefix}-"
+        head = (indent if prefix is None else prefix) + "-"
         prefix = None
-        _emit_value(value, head, indent, out, mapping_value=False)
+        if type(value) is str:
+            text = scalars.get(value)
+            out.append(f"{head} {text if text is not None else _scalar(value)}\n")
+        else:
+            _emit_value(value, head, indent, out, mapping_value=False)
 
 
 def dump(data: Any) -> str:

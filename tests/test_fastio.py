@@ -188,6 +188,15 @@ def test_shapes_that_cannot_be_split_use_yamlio(text: str) -> None:
     assert same(docs, expected) is None
 
 
+@pytest.mark.parametrize("char", ["\t", "\r", "\x00", "\x07", "\x0b", "\x1f", "\x7f", "\x85", "\u2028", "\u2029",
+                                  "\ufffe", "\x80"])
+@pytest.mark.parametrize("other", ["", "\u00e9"])  # an ASCII text, and one that is not (checked another way)
+def test_a_character_the_fast_path_cannot_cut_on_sends_the_text_to_yamlio(char: str, other: str) -> None:
+    text = RL + f"- kind: A\n  b: x{other}\n  c: y{char}z\n"
+    assert fastio.split(text.replace(char, "")) is not None
+    assert fastio.split(text) is None
+
+
 ODD = "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: plain\n"
 
 
