@@ -98,7 +98,12 @@ _DIFFERS = _Pattern(
 _CANDIDATE = _Pattern(r"[<:, \n][<\[{+.0-9!&*?-]")
 # A plain string that go-yaml v3 reads as a string but a YAML 1.1 reader
 # (kubectl, Argo CD: go-yaml v2) would not: yamlio.dump quotes it, so an item
-# holding one is dumped rather than passed through as its text.
+# holding one is dumped rather than passed through as its text.  Searched for
+# only in the items holding such a string as a whole key or value (_YAML11_WORDS,
+# or a digit or sign first and a colon: sexagesimal), which :func:`_compact`
+# notices as it copies; the search then tells a plain one from a quoted one.
+_YAML11_WORDS = frozenset("y Y yes Yes YES n N no No NO on On ON off Off OFF =".split())
+_SIGN_OR_DIGIT = frozenset("+-0123456789")
 _MISREAD = _Pattern(r"[ \n](?=[yYnNoO=+0-9-])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|="
                       r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)(?=:?\s)")
 
@@ -216,10 +221,11 @@ def _items_where(pattern: Any, text: str, starts: list[int], check: Any = None) 
         pos = starts[index + 1] - 1  # one match is enough: on to the next item (from its line break)
 
 
-def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int]:
-    """A copy of yaml_rs data (an item) with each distinct string held once, and its nesting depth
-    (collections, as limits.measure_node counts them); canonical integers become RawScalars
-    (yamlio's meaning).
+def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int, bool]:
+    """A copy of yaml_rs data (an item) with each distinct string held once, its nesting depth
+    (collections, as limits.measure_node counts them), and whether a key or value is a string a
+    YAML 1.1 reader may read as something else (see :data:`_MISREAD`); canonical integers become
+    RawScalars (yamlio's meaning).
 
     yaml_rs makes a new string object for every key and value: in a large
     package most are repeats ("name", "metadata", a namespace), and sharing
@@ -229,14 +235,18 @@ def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int]:
     root: dict = {}
     stack: list = [(item, root, 1)]
     deepest = 0
-    raw, tag, share = yamlio.RawScalar, yamlio.INT, memo.setdefault
+    odd = False
+    raw, tag, share, words, first = yamlio.RawScalar, yamlio.INT, memo.setdefault, _YAML11_WORDS, _SIGN_OR_DIGIT
     while stack:
         node, copy, level = stack.pop()
         if level > deepest:
             deepest = level
-        for k, v in node.items() if type(node) is dict else enumerate(node):
+        is_dict = type(node) is dict
+        for k, v in node.items() if is_dict else enumerate(node):
             t = type(v)
             if t is str:
+                if v in words or (":" in v and v[0] in first):
+                    odd = True
                 v = share(v, v) if len(v) <= _SHARED else v
             elif t is dict or t is list:
                 child = {} if t is dict else [None] * len(v)
@@ -244,8 +254,12 @@ def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int]:
                 v = child
             elif t is int:
                 v = raw(tag, str(v))
-            copy[share(k, k) if type(k) is str else k] = v  # a list's copy is filled by index
-    return root, deepest
+            if is_dict and type(k) is str:  # (a key may be a boolean or null too)
+                if k in words or (":" in k and k[0] in first):
+                    odd = True
+                k = share(k, k)
+            copy[k] = v  # a list's copy is filled by index
+    return root, deepest, odd
 
 
 # Strings up to this length are shared (long ones rarely repeat).
@@ -364,7 +378,6 @@ class Reader:
         count = len(starts) - 1
         # Items yaml_rs could read differently from yamlio, and items yamlio.dump would write differently.
         exact = parts.suspect | _items_where(_CANDIDATE, text, starts, _DIFFERS)
-        misread = _items_where(_MISREAD, text, starts)
         native = _native_batches(text, parts, [i for i in range(count) if i not in exact])
         if native is None:
             return None
@@ -390,8 +403,9 @@ class Reader:
                     if value is None:
                         return None
                 else:
-                    value, depth = _compact(value, memo)
-                    if index not in misread:  # written back as its text
+                    value, depth, odd = _compact(value, memo)
+                    if not (odd and _MISREAD.search(text, starts[index] - 1, starts[index + 1])):
+                        # written back as its text
                         if self._project is not None:
                             value = self._project(value) or value  # the rest of the copy is freed at once
                         self._texts[id(value)] = (value, index)

@@ -114,9 +114,6 @@ class SecretReferenceSpec(_Strict):
 
     _check_interval = field_validator("refreshInterval")(check_duration)
 
-    def keys(self) -> list[str]:
-        return [item.secretKey for item in self.data]
-
 
 # --- planes ----------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ class Planned(Content):
             other = have.get(entry.secret_key)
             if other is not None and (other.ref is not entry.ref or other.item != entry.item):
                 return f"two sources for key {entry.secret_key!r}: {other.ref.source}"
-        self.entries.extend(e for e in entries if e.secret_key not in have)
+        self.entries.extend(e for e in entries if e.secret_key not in have)  # picked entries: a list (entries_of)
         return None
 
 

@@ -161,6 +161,24 @@ def test_yaml_1_1_traps_are_dumped_quoted_not_passed_through(word: str) -> None:
     assert f"    v: '{word}'\n" in out
 
 
+@pytest.mark.parametrize("value", ["'on'", '"yes"', "turn on the light", "y-axis", "no-op", "at 12:30", "|\n      on",
+                                   "sha256:abc", "a:1"])
+def test_values_a_yaml_1_1_reader_reads_alike_pass_through_as_text(value: str) -> None:
+    """Only a whole plain key or value is a YAML 1.1 trap: quoted ones, phrases and block scalars are not."""
+    text = RL + f"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  data:\n    v: {value}\n"
+    docs, reader = load(text)
+    assert reader.fast and reader.text_of(docs[0]["items"][0]) is not None
+    assert same(docs, yamlio.load_all(text)) is None
+
+
+@pytest.mark.parametrize("item", ["on: x", "k: [1, 'on']", "k:\n    - Off", "k: -1:30", "k: +1_0:30.5"])
+def test_a_yaml_1_1_trap_anywhere_in_an_item_is_dumped(item: str) -> None:
+    text = RL + f"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  {item}\n"
+    docs, reader = load(text)
+    assert reader.text_of(docs[0]["items"][0]) is None
+    assert same(docs, yamlio.load_all(text)) is None
+
+
 @pytest.mark.parametrize("text", [
     '{"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": [{"kind": "A"}]}',
     RL + "-\n  apiVersion: v1\n  kind: ConfigMap\n",
