@@ -1,4 +1,6 @@
-"""Command line: the KRM function (no arguments) and ``render`` for plain manifests.
+"""Command line: ``render`` for plain manifests, ``explain``, ``lint``, ``schema``; with no command,
+the KRM function (:mod:`krm_fn.function`, which the ``secretref-fn`` command runs without importing
+this module when there are no arguments).
 
 Exit codes: 0 success (warnings allowed), 1 errors (error results, or input
 that cannot be read), 2 usage errors, 3 internal errors.  No traceback ever reaches the
@@ -6,14 +8,12 @@ user; set ``SECRETREF_FN_DEBUG=1`` to see one for an internal error.
 """
 from __future__ import annotations
 
-import gc
-import os
 import sys
 from typing import Callable
 
 import click
 
-from . import __version__, fastio, krm, limits, yamlio
+from . import __version__, function, krm, limits, yamlio
 
 HELP = """Fan OpenChoreo SecretReferences out to per-plane External Secrets Operator ExternalSecrets.
 
@@ -33,46 +33,11 @@ and prints the manifests to apply; `explain PATH...` shows the fan-out,
 
 
 def _pipeline():
-    """The pipeline, imported on first use (its pydantic models take most of the start-up time)."""
-    from . import pipeline
-
-    return pipeline
-
-
-def _project(obj: dict) -> dict | None:
-    from .projection import project  # imported once there are items (it imports the pipeline's modules)
-
-    return project(obj)
-
-
-def function_reader() -> fastio.Reader:
-    """The reader of function mode: unchanged items are written back as the text they came in as,
-    and only what the pipeline reads of them is kept in memory (:mod:`krm_fn.projection`)."""
-    return fastio.Reader(project=_project)
+    return function.load_pipeline()
 
 
 def _guard(body: Callable[[], int]) -> None:
-    try:
-        code = body()
-    except (krm.InputError, yamlio.YamlError, limits.LimitError) as exc:  # unreadable input: one line
-        click.echo(f"error: {exc}", err=True)
-        code = 1
-    except (BrokenPipeError, KeyboardInterrupt):
-        code = 1
-    except click.exceptions.Exit:
-        raise
-    except click.ClickException:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the user never sees a traceback
-        if os.environ.get("SECRETREF_FN_DEBUG") == "1":
-            import traceback
-
-            traceback.print_exc()
-        # The exception text could quote input; only its type is printed.
-        click.echo(f"secretref-fn: internal error ({type(exc).__name__}); please report it "
-                   "(SECRETREF_FN_DEBUG=1 shows details)", err=True)
-        code = 3
-    sys.exit(code)
+    sys.exit(function.guarded(body, passthrough=(click.exceptions.Exit, click.ClickException)))
 
 
 def _write(text: str) -> None:
@@ -81,63 +46,7 @@ def _write(text: str) -> None:
     stream.flush()
 
 
-def _report(results: krm.Results) -> None:
-    for result in results:
-        click.echo(result.line(), err=True)
-
-
-def _function_mode() -> int:
-    # One run builds a large, long-lived, acyclic structure (the items, then the output):
-    # the cyclic garbage collector would rescan it again and again (about a fifth of the
-    # time at the L benchmark) to find next to nothing.  Reference counting still frees
-    # everything as usual; the collector is back on afterwards (for an in-process caller).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _function_run()
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _function_run() -> int:
-    data = sys.stdin.buffer.read(limits.input_cap() + 1)  # never more than the cap in memory
-    reader = function_reader()
-    measure = limits.Measure()
-    limits.check_bytes(len(data), measure)
-    text, data = yamlio.decode(data), b""  # hold the input once, not as bytes and text
-    rl = krm.parse_resource_list(text, measure, reader.load)
-    text = ""
-    # No items and no config: nothing to read or validate, so the pipeline (and
-    # pydantic, most of the start-up time) is not even imported (`kpt fn doc`, empty packages).
-    work = bool(rl.items) or rl.function_config is not None
-    if work or limits.exceeded(rl.measure, limits.DEFAULTS):
-        _pipeline().check_limits(rl.measure, rl.function_config)
-    out = _pipeline().run(rl, deferred=True) if work else rl  # ExternalSecrets rendered as written
-    stream = sys.stdout.buffer
-    for part in reader.dump_parts(out):  # in pieces: the output is never held as text and bytes at once
-        stream.write(part.encode("utf-8"))
-    stream.flush()
-    _report(out.results)
-    code = 1 if out.results.has_errors else 0
-    if _exit_when_done:
-        # The output is written: end the process now rather than free a large run's objects one by
-        # one (about a fifth of the wall time at the M benchmark).  Only as the command itself.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
-
-
-# Set by entry(): the process is the command itself, not an in-process caller (tests, CliRunner).
-_exit_when_done = False
-
-
-def entry() -> None:
-    """The ``secretref-fn`` command and ``python -m krm_fn``."""
-    global _exit_when_done
-    _exit_when_done = True
-    main(prog_name="secretref-fn")
+_report = function.report
 
 
 @click.group(invoke_without_command=True, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -145,7 +54,7 @@ def entry() -> None:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
-        _guard(_function_mode)
+        _guard(function.run)
 
 
 CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
@@ -306,10 +215,3 @@ def _schema(out_dir: str, check: bool) -> int:
         click.echo(f"{out_dir}: every schema is up to date", err=True)
     return 0
 
-
-def run_main() -> None:  # pragma: no cover - console entry for python -m
-    main(prog_name="secretref-fn")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    run_main()

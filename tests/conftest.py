@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from krm_fn import cli, fastio, krm, pipeline, yamlio
+from krm_fn import fastio, function, krm, pipeline, yamlio
 from krm_fn.yamlio import RawScalar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def run_text(text: str) -> tuple[str, krm.ResourceList]:
     Unchanged items come back as their input text (krm_fn/fastio.py); tests/test_fastio.py checks
     that the plain yamlio path gives the same data.
     """
-    reader = cli.function_reader()
+    reader = function.function_reader()
     out = pipeline.run(krm.parse_resource_list(text, load=reader.load), deferred=True)
     return reader.dump(out), dataclasses.replace(out, items=krm.built(out.items))
 

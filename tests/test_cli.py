@@ -166,16 +166,31 @@ def test_schema_out_that_cannot_be_written_is_a_clear_error(tmp_path) -> None:
     assert proc.stderr.decode().startswith(f"error: {blocker / 'sub'}:") and b"Traceback" not in proc.stderr
 
 
+def test_function_mode_does_not_import_the_command_line_library() -> None:
+    """Orchestrators run the command without arguments: click (and the commands) are not imported then."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "krm_fn"], input=_rl("seed-build-credentials"),
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0 and b"kind: ExternalSecret" in proc.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line}
+    assert "krm_fn.pipeline" in imported  # (what importtime lists)
+    assert "click" not in imported and "krm_fn.cli" not in imported
+    help_ = run_process(["--help"])  # with arguments: the commands
+    assert help_.returncode == 0 and b"render" in help_.stdout
+
+
 def test_function_mode_turns_the_cyclic_collector_back_on(monkeypatch) -> None:
     """Function mode runs without the cyclic garbage collector (speed) and restores it for in-process callers."""
     import gc
 
-    from krm_fn import cli
+    from krm_fn import function
 
     seen = []
-    monkeypatch.setattr(cli, "_function_run", lambda: seen.append(gc.isenabled()) or 0)
+    monkeypatch.setattr(function, "_run", lambda: seen.append(gc.isenabled()) or 0)
     assert gc.isenabled()
-    assert cli._function_mode() == 0
+    assert function.run() == 0
     assert seen == [False] and gc.isenabled()
 
 

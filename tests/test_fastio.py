@@ -383,10 +383,10 @@ DEPLOYMENT = RL + """\
 
 
 def test_the_function_keeps_only_what_the_pipeline_reads_of_pass_through_items() -> None:
-    from krm_fn import cli, consumers
+    from krm_fn import consumers, function
 
     full = load(DEPLOYMENT)[0][0]["items"][0]
-    reader = cli.function_reader()
+    reader = function.function_reader()
     item = reader.load(DEPLOYMENT)[0]["items"][0]
     assert reader.text_of(item) is not None  # written back as its text
     assert item == {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": full["metadata"]}  # no pod spec
@@ -440,10 +440,10 @@ SECRET_REFERENCES = RL + """\
 
 def test_the_function_keeps_secretreferences_as_the_inventory_types_them() -> None:
     """The spec is typed as it is read (plain data, or the problems the inventory reports); not kept."""
-    from krm_fn import cli, inventory
+    from krm_fn import function, inventory
 
     fulls = load(SECRET_REFERENCES)[0][0]["items"]
-    reader = cli.function_reader()
+    reader = function.function_reader()
     items = reader.load(SECRET_REFERENCES)[0]["items"]
     for item, full in zip(items, fulls):
         assert reader.text_of(item) is not None  # written back as its text
