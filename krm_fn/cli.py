@@ -32,8 +32,8 @@ and prints the manifests to apply; `explain PATH...` shows the fan-out,
 """
 
 
-def _pipeline():
-    return function.load_pipeline()
+_pipeline = function.load_pipeline
+_report = function.report
 
 
 def _guard(body: Callable[[], int]) -> None:
@@ -44,9 +44,6 @@ def _write(text: str) -> None:
     stream = sys.stdout.buffer
     stream.write(text.encode("utf-8"))
     stream.flush()
-
-
-_report = function.report
 
 
 @click.group(invoke_without_command=True, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
