@@ -100,7 +100,9 @@ class SecretTemplate(_Strict):
 class PlaneRef(_Strict):
     kind: Literal["WorkflowPlane", "ClusterWorkflowPlane", "DataPlane", "ClusterDataPlane",
                   "BuildPlane", "ClusterBuildPlane"] = Field(description="Plane kind.")
-    name: str = Field(min_length=1, description="Plane name (in the SecretReference's namespace if namespaced).")
+    # A plane's name is an object name: anything else (a '/', a space) could not name a plane in the input.
+    name: Annotated[str, checked(names.dns1123_subdomain_problem, "plane name {value!r} {problem}")] = Field(
+        min_length=1, description="Plane name (in the SecretReference's namespace if namespaced).")
 
 
 class SecretReferenceSpec(_Strict):
