@@ -488,6 +488,7 @@ class _Unsupported(Exception):
 
 
 _SCALARS: dict[Any, str] = {}  # a string by itself, other scalars by (type, ...)
+_LINE_BREAK = _Pattern("[\n\x85\u2028\u2029]")  # what PyYAML breaks a line at
 _CACHED = 20_000
 
 
@@ -516,7 +517,7 @@ def _scalar(value: Any) -> str:
         else:
             text = yamlio.dump(value)
             text = text[:-5] if text.endswith("\n...\n") else text[:-1]
-            if "\n" in text:
+            if _LINE_BREAK.search(text):  # a folded scalar: its next lines are indented by context
                 raise _Unsupported
         if len(_SCALARS) < _CACHED:  # the first values met are the repeated ones (kinds, keys, stores)
             _SCALARS[key] = text

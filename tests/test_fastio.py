@@ -473,6 +473,13 @@ from hypothesis import strategies as st  # noqa: E402
 _NAME_LIKE = st.text(alphabet="aAyYnNoOtTfFeE019_./:- ", min_size=1, max_size=12)
 
 
+@pytest.mark.parametrize("char", ["\n", "\x85", "\u2028", "\u2029"])
+def test_a_nested_string_with_a_line_break_is_written_as_pyyaml_writes_it(char: str) -> None:
+    """PyYAML indents the lines after a break inside a quoted scalar by its depth: not a cached text."""
+    data = {"x": {"y": {"a": f"p{char}q r", "b": "z"}}, "c": f"p{char}q r"}
+    assert fastio.dump(data) == yamlio.dump(data)
+
+
 @settings(max_examples=3000, deadline=None)
 @given(value=st.one_of(_NAME_LIKE, st.sampled_from(["y", "Yes", "on", "OFF", "null", "True", "e1", "E3",
                                                      "sha256:ab", "a:", "a: b", "a:b:c", "x.1e3", "n"])))
