@@ -94,27 +94,31 @@ def _text(schema: dict) -> str:
     return json.dumps(schema, indent=2, sort_keys=False) + "\n"
 
 
-def stale(out_dir: str) -> list[str]:
-    """Files in ``out_dir`` that are missing or differ from what the models generate."""
-    out = []
+def _outdated(out_dir: str) -> dict[str, str]:
+    """File name -> text, of the files in ``out_dir`` that are missing or differ from what the models generate."""
+    out = {}
     for name, schema in documents().items():
-        path = os.path.join(out_dir, name)
+        text = _text(schema)
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(os.path.join(out_dir, name), encoding="utf-8") as handle:
                 current = handle.read()
         except OSError:
             current = None
-        if current != _text(schema):
-            out.append(name)
+        if current != text:
+            out[name] = text
     return out
+
+
+def stale(out_dir: str) -> list[str]:
+    """Files in ``out_dir`` that are missing or differ from what the models generate."""
+    return list(_outdated(out_dir))
 
 
 def write(out_dir: str) -> list[str]:
     """Write the schemas that are missing or out of date; returns the files written."""
     os.makedirs(out_dir, exist_ok=True)
-    written = stale(out_dir)
-    for name, schema in documents().items():
-        if name in written:
-            with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
-                handle.write(_text(schema))
-    return written
+    outdated = _outdated(out_dir)
+    for name, text in outdated.items():
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as handle:
+            handle.write(text)
+    return list(outdated)
