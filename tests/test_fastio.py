@@ -286,21 +286,16 @@ def test_deep_item_is_measured_like_yamlio() -> None:
     assert fast.depth == exact.depth > 40
 
 
+@pytest.mark.parametrize("knob, small", [
+    ("_RUN", 1),  # generated objects are written a few at a time
+    ("_BLOCK", 64),  # the items' text is kept compressed in blocks
+])
 @pytest.mark.parametrize("case", CASES)
-def test_output_written_in_small_runs_is_the_same_text(case: str, monkeypatch) -> None:
-    """Generated objects are written a few at a time (memory); the text must not depend on how many."""
+def test_output_does_not_depend_on_the_sizes_memory_is_kept_in(case: str, knob: str, small: int, monkeypatch) -> None:
+    """What is written must not depend on how many objects are written at once or how the kept text is cut."""
     text = (TESTDATA / case / "input.yaml").read_text()
     whole, _ = run_text(text)
-    monkeypatch.setattr(fastio, "_RUN", 1)
-    assert run_text(text)[0] == whole
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_text_kept_in_small_compressed_blocks_is_the_same_text(case: str, monkeypatch) -> None:
-    """The items' text is kept compressed in blocks (memory); what is written must not depend on their size."""
-    text = (TESTDATA / case / "input.yaml").read_text()
-    whole, _ = run_text(text)
-    monkeypatch.setattr(fastio, "_BLOCK", 64)
+    monkeypatch.setattr(fastio, knob, small)
     assert run_text(text)[0] == whole
 
 
