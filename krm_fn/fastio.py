@@ -93,9 +93,10 @@ _DIFFERS = _Pattern(
     r"|-?[0-9]+:\s"                            # integer keys
     # a plain scalar go-yaml reads as a number or timestamp, other than a canonical decimal integer
     rf"|(?!(?:0|-?[1-9][0-9]*):?\s){_NUMBER_OR_TIMESTAMP}:?(?=\s))")
-# Where _DIFFERS could match (a superset: two characters each of its branches starts with).  Python's
-# regular expressions try a pattern at every position; two character classes are tried fastest.
-_CANDIDATE = _Pattern(r"[<:, \n][<\[{+.0-9!&*?-]")
+# Where _DIFFERS could match (a superset: the characters each of its branches starts with).  Python's
+# regular expressions try a pattern at every position; character classes first are tried fastest.
+# A dash counts only before a digit or a dot (a number): "- " starts every block sequence entry.
+_CANDIDATE = _Pattern(r"[<:, \n](?:[<\[{+.0-9!&*?]|-[0-9.])")
 # A plain string that go-yaml v3 reads as a string but a YAML 1.1 reader
 # (kubectl, Argo CD: go-yaml v2) would not: yamlio.dump quotes it, so an item
 # holding one is dumped rather than passed through as its text.  Searched for

@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT, run_text, run_text_exact, same
+from conftest import ROOT, need_tool, run_text, run_text_exact, same
 from krm_fn import yamlio
 
 BENCH = ROOT / "benchmarks"
@@ -41,3 +41,15 @@ def test_run_prints_the_table(tmp_path) -> None:
     assert "| Measure | secretref-fn | Reference | Ratio |" in proc.stdout
     for measure in ("cold start", "vs PyYAML C parse + dump", "vs yaml-rs parse + ryaml dump", "peak RSS"):
         assert measure in proc.stdout, measure
+
+
+def test_run_measures_kpt_renders(tmp_path) -> None:
+    need_tool("kpt")
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "5:2:20", "--repeat", "1",
+                           "--kpt-size", "5:2:20", "--kpt-rounds", "1", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for measure in ("function vs no-op exec (cat)", "replay of the function's output vs no-op exec (cat)",
+                    "function vs replay of its recorded output", "function with fileLayout: object"):
+        assert f"kpt fn render of 5-2-20: {measure}" in proc.stdout, measure
+    assert "over 1 rounds" in proc.stdout

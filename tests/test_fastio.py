@@ -495,3 +495,19 @@ def test_a_kept_block_scalar_keeps_its_trailing_blank_lines(batch: int, monkeypa
     out, _ = run_text(text)
     assert same(yamlio.load_all(out), yamlio.load_all(run_text_exact(text)[0])) is None
 
+
+
+# Text made of the pieces _DIFFERS looks for (numbers of every form, timestamps, indicators) and what surrounds them.
+_PIECES = ["-1", "-.5", "+1", ".5", "-.inf", ".nan", "0x1F", "0o17", "0b1", "1_000", "1e3", "-1e-3", "0755", "12:30",
+           "2001-12-14", "2001-12-14T10:00:00Z", "80", "0", "-0", "<<", "[", "]", "{", "}", "!t", "&a", "*a", "*'",
+           "? ", ": ", "- ", "-", ",", ":", " ", "\n", "  ", "'", '"', "#", "x", "key", "on"]
+_YAMLISH = st.lists(st.sampled_from(_PIECES), max_size=12).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=_YAMLISH)
+def test_the_candidate_scan_finds_every_place_the_native_parser_could_misread(text: str) -> None:
+    """_items_where looks for _DIFFERS only where _CANDIDATE matches: it must match wherever _DIFFERS does."""
+    for at in range(len(text)):
+        if fastio._DIFFERS.match(text, at):
+            assert fastio._CANDIDATE.match(text, at), (text, at)
