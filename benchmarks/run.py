@@ -11,8 +11,10 @@
    mutator, against the same render with a no-op exec function (``cat``);
    also with ``fileLayout: object`` (one file per ExternalSecret; the default is one per plane and namespace).
 
-Every figure is the median of ``--repeat`` runs (one run for L).  Usage:
-``python benchmarks/run.py [--sizes S,M,L] [--repeat 3] [--no-kpt] [--out DIR]``.
+The commands compared in a row run in turn, round after round (``--repeat``
+rounds, one for L; ``--kpt-rounds`` for kpt): each figure is the median of its
+runs, each ratio the median of the rounds' ratios, with their range.  Usage:
+``python benchmarks/run.py [--sizes S,M,L] [--repeat 3] [--kpt-rounds 5] [--no-kpt] [--out DIR]``.
 Packages are generated on first use (benchmarks/generate.py, fixed seeds).
 """
 from __future__ import annotations
@@ -55,15 +57,20 @@ def run_once(cmd: list[str], stdin: bytes, cwd: Path | None = None) -> tuple[flo
     return elapsed, usage.ru_maxrss * 1024, proc.returncode
 
 
-def median_run(cmd: list[str], stdin: bytes, repeat: int) -> tuple[float, int]:
-    times, rss = [], 0
-    for _ in range(repeat):
-        elapsed, peak, code = run_once(cmd, stdin)
-        if code != 0:  # the generated packages are clean: anything else is not a full run
-            raise SystemExit(f"{' '.join(cmd[:3])} exited {code}")
-        times.append(elapsed)
-        rss = max(rss, peak)
-    return statistics.median(times), rss
+def in_turn(cmds: dict[str, list[str]], stdin: bytes, rounds: int) -> tuple[dict[str, list[float]], int]:
+    """Each command once per round, in turn (this machine drifts over minutes: a ratio should compare runs
+    made side by side): the wall times of each, and the first command's peak RSS."""
+    times: dict[str, list[float]] = {name: [] for name in cmds}
+    rss = 0
+    for _ in range(rounds):
+        for name, cmd in cmds.items():
+            elapsed, peak, code = run_once(cmd, stdin)
+            if code != 0:  # the generated packages are clean: anything else is not a full run
+                raise SystemExit(f"{' '.join(cmd[:3])} exited {code}")
+            times[name].append(elapsed)
+            if name == next(iter(cmds)):
+                rss = max(rss, peak)
+    return times, rss
 
 
 KPT_WORK = Path(tempfile.gettempdir()) / "secretref-fn-bench-kpt"  # one path: kpt records it in annotations
@@ -124,15 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes.split(",")
     rows: list[tuple[str, str, str, str]] = []  # measure, function, reference, ratio
 
-    def row(measure: str, fn: float, ref: float, unit: str = "s", target: str = "") -> None:
-        ratio = fn / ref if ref else float("nan")
-        rows.append((measure, f"{fn:.3f} {unit}" if unit == "s" else f"{fn / 1e6:.0f} MB",
-                     f"{ref:.3f} {unit}" if unit == "s" else f"{ref / 1e6:.1f} MB", f"{ratio:.2f}× {target}".strip()))
+    def row(measure: str, fn: list[float], ref: list[float], target: str = "") -> None:
+        """Medians of the runs; the ratio is the median of each round's ratio, with its range over the rounds."""
+        ratios = sorted(a / b for a, b in zip(fn, ref))
+        spread = f" ({ratios[0]:.2f}–{ratios[-1]:.2f} over {len(ratios)} rounds)" if len(ratios) > 1 else ""
+        rows.append((measure, f"{statistics.median(fn):.3f} s", f"{statistics.median(ref):.3f} s",
+                     f"{statistics.median(ratios):.2f}×{spread} {target}".strip()))
 
     print(f"machine: {machine()}", file=sys.stderr)
-    cold, _ = median_run(FUNCTION, EMPTY, max(args.repeat, 5))
-    floor, _ = median_run([PY, "-c", "import yaml"], b"", max(args.repeat, 5))
-    row("cold start (empty ResourceList) vs `python3 -c 'import yaml'`", cold, floor, target="(target ≤ 3)")
+    cold, _ = in_turn({"function": FUNCTION, "import yaml": [PY, "-c", "import yaml"]}, EMPTY, max(args.repeat, 5))
+    row("cold start (empty ResourceList) vs `python3 -c 'import yaml'`", cold["function"], cold["import yaml"],
+        target="(target ≤ 3)")
 
     timings: dict[str, float] = {}
     for size in sizes:
@@ -142,16 +151,17 @@ def main(argv: list[str] | None = None) -> int:
             generate.generate(size, out, kpt=(size == args.kpt_size and not args.no_kpt))
         data = path.read_bytes()
         repeat = 1 if size == "L" else args.repeat
-        fn, rss = median_run(FUNCTION, data, repeat)
-        pyyaml, _ = median_run(PYYAML_FLOOR, data, repeat)
-        native, _ = median_run(NATIVE_FLOOR, data, repeat)
-        timings[label] = fn
+        runs, rss = in_turn({"function": FUNCTION, "pyyaml": PYYAML_FLOOR, "native": NATIVE_FLOOR}, data, repeat)
+        fn, pyyaml, native = runs["function"], runs["pyyaml"], runs["native"]
+        timings[label] = statistics.median(fn)
         mb = len(data) / 1e6
         row(f"{label} ({mb:.1f} MB) vs PyYAML C parse + dump", fn, pyyaml, target="(target ≤ 0.5 at M, L)")
         row(f"{label} ({mb:.1f} MB) vs yaml-rs parse + ryaml dump", fn, native, target="(target ≤ 3 at M, L)")
         if label == "L" or size == sizes[-1]:
-            row(f"peak RSS at {label} vs input size", rss, len(data), unit="B", target="(target ≤ 5)")
-        print(f"{label}: function {fn:.3f}s, PyYAML {pyyaml:.3f}s, native {native:.3f}s", file=sys.stderr)
+            rows.append((f"peak RSS at {label} vs input size", f"{rss / 1e6:.0f} MB", f"{mb:.1f} MB",
+                         f"{rss / len(data):.2f}× (target ≤ 5)"))
+        print(f"{label}: function {statistics.median(fn):.3f}s, PyYAML {statistics.median(pyyaml):.3f}s, "
+              f"native {statistics.median(native):.3f}s", file=sys.stderr)
     if "M" in timings and "L" in timings:
         rows.append(("scaling: time at L / time at M", f"{timings['L']:.3f} s", f"{timings['M']:.3f} s",
                      f"{timings['L'] / timings['M']:.2f} (target ≤ 11)"))
@@ -177,13 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         recorded.unlink()
 
         def kpt_row(measure: str, name: str, reference: str, target: str) -> None:
-            """Medians of the renders; the ratio is the median of each round's ratio (renders made side by
-            side), with the range over the rounds: single renders move by 10-20% on a shared machine."""
-            ratios = sorted(a / b for a, b in zip(times[name], times[reference]))
-            rows.append((f"kpt fn render of {kpt_label}: {measure}", f"{statistics.median(times[name]):.3f} s",
-                         f"{statistics.median(times[reference]):.3f} s",
-                         f"{statistics.median(ratios):.2f}× ({ratios[0]:.2f}–{ratios[-1]:.2f} over "
-                         f"{len(ratios)} rounds) {target}".strip()))
+            row(f"kpt fn render of {kpt_label}: {measure}", times[name], times[reference], target)
 
         kpt_row("function vs no-op exec (cat)", "function", "noop", "(target ≤ 1.2)")
         kpt_row("replay of the function's output vs no-op exec (cat)", "replay", "noop",

@@ -46,10 +46,10 @@ def test_run_prints_the_table(tmp_path) -> None:
 def test_run_measures_kpt_renders(tmp_path) -> None:
     need_tool("kpt")
     proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--sizes", "5:2:20", "--repeat", "1",
-                           "--kpt-size", "5:2:20", "--kpt-rounds", "1", "--out", str(tmp_path)],
+                           "--kpt-size", "5:2:20", "--kpt-rounds", "2", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     for measure in ("function vs no-op exec (cat)", "replay of the function's output vs no-op exec (cat)",
                     "function vs replay of its recorded output", "function with fileLayout: object"):
         assert f"kpt fn render of 5-2-20: {measure}" in proc.stdout, measure
-    assert "over 1 rounds" in proc.stdout
+    assert "over 2 rounds" in proc.stdout
