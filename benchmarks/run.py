@@ -9,6 +9,8 @@
 4. peak memory (max RSS) at L against the input size;
 5. inside kpt: ``kpt fn render`` of the M package with the function as an exec
    mutator, against the same render with a no-op exec function (``cat``);
+   a replay of the function's recorded output against the no-op (kpt's own work on
+   the generated objects) and the function against that replay (its own share);
    also with ``fileLayout: object`` (one file per ExternalSecret; the default is one per plane and namespace).
 
 The commands compared in a row run in turn, round after round (``--repeat``
@@ -61,14 +63,14 @@ def in_turn(cmds: dict[str, list[str]], stdin: bytes, rounds: int) -> tuple[dict
     """Each command once per round, in turn (this machine drifts over minutes: a ratio should compare runs
     made side by side): the wall times of each, and the first command's peak RSS."""
     times: dict[str, list[float]] = {name: [] for name in cmds}
-    rss = 0
+    first, rss = next(iter(cmds)), 0
     for _ in range(rounds):
         for name, cmd in cmds.items():
             elapsed, peak, code = run_once(cmd, stdin)
             if code != 0:  # the generated packages are clean: anything else is not a full run
                 raise SystemExit(f"{' '.join(cmd[:3])} exited {code}")
             times[name].append(elapsed)
-            if name == next(iter(cmds)):
+            if name == first:
                 rss = max(rss, peak)
     return times, rss
 

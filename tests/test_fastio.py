@@ -496,7 +496,6 @@ def test_a_kept_block_scalar_keeps_its_trailing_blank_lines(batch: int, monkeypa
     assert same(yamlio.load_all(out), yamlio.load_all(run_text_exact(text)[0])) is None
 
 
-
 # Text made of the pieces _DIFFERS looks for (numbers of every form, timestamps, indicators) and what surrounds them.
 _PIECES = ["-1", "-.5", "+1", ".5", "-.inf", ".nan", "0x1F", "0o17", "0b1", "1_000", "1e3", "-1e-3", "0755", "12:30",
            "2001-12-14", "2001-12-14T10:00:00Z", "80", "0", "-0", "<<", "[", "]", "{", "}", "!t", "&a", "*a", "*'",
