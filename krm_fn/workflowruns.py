@@ -1,9 +1,13 @@
 """OpenChoreo's workflow-plane consumption path: git credentials of builds.
 
-A ``WorkflowRun`` (or a ``Component``) passes a SecretReference name as the
-workflow parameter ``repository.secretRef``.  OpenChoreo's stock workflows
-then render ``<WorkflowRun>-git-secret`` in ``workflows-<namespace>`` on the
-workflow plane, copying the SecretReference's data and ``template.type``.
+A ``WorkflowRun`` (or a ``Component``) passes a SecretReference name as a
+workflow parameter: the one the workflow's parameter schema marks
+``x-openchoreo-component-parameter-repository-secret-ref: true`` (v1.x), or
+the ``secretRef`` line of its ``openchoreo.dev/component-workflow-parameters``
+annotation (v0.17); ``repository.secretRef`` (the stock workflows' parameter)
+when the workflow marks none or is not in the input.  OpenChoreo's stock
+workflows then render ``<WorkflowRun>-git-secret`` in ``workflows-<namespace>``
+on the workflow plane, copying the SecretReference's data and ``template.type``.
 
 Plane: the ``Workflow`` / ``ClusterWorkflow`` named by ``spec.workflow``
 (``kind`` defaults to ``ClusterWorkflow``) -> its ``workflowPlaneRef`` (or
@@ -27,19 +31,60 @@ from .inventory import Inventory, PlaneId
 from .openchoreo_naming import git_secret_name, workflows_namespace
 from .render import UPSTREAM_WORKFLOW
 
-SECRET_REF_FIELD = "spec.workflow.parameters.repository.secretRef"
+SECRET_REF_PARAMETER = ("repository", "secretRef")  # the stock workflows' parameter
+SECRET_REF_MARKER = "x-openchoreo-component-parameter-repository-secret-ref"
+PARAMETERS_ANNOTATION = "openchoreo.dev/component-workflow-parameters"
 COMPONENT_LABEL = "openchoreo.dev/component"
 _DEFAULT_CHAIN = (("ClusterWorkflowPlane", False), ("WorkflowPlane", True), ("BuildPlane", True),
                   ("ClusterBuildPlane", False))
 
 
-def workflow_plane(owner: dict, workflows: dict[tuple[str, str, str], dict], inv: Inventory,
-                   results: krm.Results) -> PlaneId | None:
-    """The workflow plane a Component's or WorkflowRun's workflow runs on, as OpenChoreo picks it."""
-    ns = krm.namespace(owner)
+Workflows = dict[tuple[str, str, str], dict]  # (kind, namespace or "", name) -> Workflow / ClusterWorkflow
+
+
+def _workflow(owner: dict, workflows: Workflows) -> tuple[str, str, dict | None]:
+    """(kind, name, the object if it is in the input) of the workflow ``spec.workflow`` names."""
     kind = text(get(owner, "spec", "workflow", "kind")) or "ClusterWorkflow"
     name = text(get(owner, "spec", "workflow", "name"))
-    workflow = workflows.get((kind, "" if kind == "ClusterWorkflow" else ns, name))
+    return kind, name, workflows.get((kind, "" if kind == "ClusterWorkflow" else krm.namespace(owner), name))
+
+
+def secret_ref_parameter(workflow: dict | None) -> tuple[str, ...]:
+    """The parameter a workflow takes its git SecretReference name from, as OpenChoreo finds it: the
+    property its parameter schema marks (v1.x), the ``secretRef`` line of its parameters annotation
+    (v0.17), else ``repository.secretRef``."""
+    if workflow is None:
+        return SECRET_REF_PARAMETER
+    marked = _marked(get(workflow, "spec", "parameters", "openAPIV3Schema"), ())
+    if marked:
+        return marked
+    mapping = krm.annotations(workflow).get(PARAMETERS_ANNOTATION)
+    for line in mapping.splitlines() if isinstance(mapping, str) else ():
+        key, _, value = line.partition(":")
+        parts = value.strip().split(".")
+        if key.strip() == "secretRef" and len(parts) > 1 and parts[0] == "parameters" and all(parts):
+            return tuple(parts[1:])
+    return SECRET_REF_PARAMETER
+
+
+def _marked(schema, path: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The path of the first property (depth first, in order) carrying the secret-ref marker."""
+    if not isinstance(schema, dict):
+        return None
+    if path and schema.get(SECRET_REF_MARKER) is True:
+        return path
+    properties = schema.get("properties")
+    for name, sub in properties.items() if isinstance(properties, dict) else ():
+        found = _marked(sub, path + (name,)) if isinstance(name, str) and name else None
+        if found:
+            return found
+    return None
+
+
+def workflow_plane(owner: dict, workflows: Workflows, inv: Inventory, results: krm.Results) -> PlaneId | None:
+    """The workflow plane a Component's or WorkflowRun's workflow runs on, as OpenChoreo picks it."""
+    ns = krm.namespace(owner)
+    kind, name, workflow = _workflow(owner, workflows)
     if workflow is not None:
         for field in ("workflowPlaneRef", "buildPlaneRef"):
             ref = get(workflow, "spec", field)
@@ -60,8 +105,10 @@ def workflow_plane(owner: dict, workflows: dict[tuple[str, str, str], dict], inv
     return None
 
 
-def _need(obj: dict, target: str, labels: dict, workflows, inv: Inventory, results: krm.Results) -> Iterator[Need]:
-    secret = text(get(obj, *SECRET_REF_FIELD.split(".")))
+def _need(obj: dict, target: str, labels: dict, workflows: Workflows, inv: Inventory,
+          results: krm.Results) -> Iterator[Need]:
+    parameter = secret_ref_parameter(_workflow(obj, workflows)[2])
+    secret = text(get(obj, "spec", "workflow", "parameters", *parameter))
     if not secret:
         return  # upstream skips the git secret when the parameter is empty
     if not check_labels(labels, obj, {"openchoreo.dev/namespace": "metadata.namespace",
@@ -72,8 +119,9 @@ def _need(obj: dict, target: str, labels: dict, workflows, inv: Inventory, resul
     if plane is None:
         return
     ns = krm.namespace(obj)
-    yield Need(obj, SECRET_REF_FIELD, secret, ns, "build", workflows_namespace(ns), target, plane=plane,
-               labels=labels, upstream=UPSTREAM_WORKFLOW)
+    field = "spec.workflow.parameters." + ".".join(parameter)
+    yield Need(obj, field, secret, ns, "build", workflows_namespace(ns), target, plane=plane, labels=labels,
+               upstream=UPSTREAM_WORKFLOW)
 
 
 def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
