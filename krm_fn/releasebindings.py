@@ -204,8 +204,28 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """Needs of every ReleaseBinding, in input order."""
     live = [obj for i, obj in enumerate(items) if i not in inv.owned]
     workloads = [obj for obj in live if is_openchoreo(obj, KIND_WORKLOAD)]
+    bindings = [obj for obj in live if is_openchoreo(obj, KIND_BINDING)]
     needs: list[Need] = []
-    for binding in live:
-        if is_openchoreo(binding, KIND_BINDING):
-            needs.extend(_binding_needs(binding, workloads, inv, results))
+    for binding in bindings:
+        needs.extend(_binding_needs(binding, workloads, inv, results))
+    for component in live:
+        if is_openchoreo(component, "Component") and get(component, "spec", "autoDeploy") is True:
+            _warn_auto_deployed(component, bindings, workloads, results)
     return needs
+
+
+def _warn_auto_deployed(component: dict, bindings: list[dict], workloads: list[dict], results: krm.Results) -> None:
+    """``autoDeploy: true``: OpenChoreo binds the component to its first environment itself.  Without
+    that ReleaseBinding in the input, the ExternalSecrets OpenChoreo then renders for the Workload's
+    secret env vars and files are not rendered here: said once, on the Component."""
+    ns, name = krm.namespace(component), krm.name(component)
+    owned_by = [obj for obj in bindings + workloads
+                if krm.namespace(obj) == ns and text(get(obj, "spec", "owner", "componentName")) == name]
+    if any(is_openchoreo(obj, KIND_BINDING) for obj in owned_by):
+        return
+    reading = [w for w in owned_by if any(secret_ref(e) for g in ("env", "files") for e in merged(w, {}, g))]
+    if reading:
+        results.warning(f"autoDeploy is true and Workload {krm.name(reading[0])!r} reads SecretReferences, but no "
+                        f"ReleaseBinding of component {name!r} is in the input: OpenChoreo creates that binding "
+                        "itself, and the ExternalSecrets it renders for it are not rendered here; add the "
+                        "ReleaseBinding to render them", component, "spec.autoDeploy")
