@@ -76,9 +76,14 @@ def _containers(spec, holder: dict, path: str) -> list[tuple[str, dict, str]]:
         out.append(("", spec["container"], f"{path}.container"))
     legacy = get(spec, "containers")
     if isinstance(legacy, dict):
-        out.extend((name, c, f"{path}.containers.{name}") for name, c in sorted(legacy.items())
+        # (sorted by the names' text: a key YAML reads as a number or boolean must not stop the run)
+        out.extend((name, c, f"{path}.containers.{name}") for name, c in sorted(legacy.items(), key=_name_text)
                    if isinstance(c, dict))
     return out
+
+
+def _name_text(entry: tuple) -> str:
+    return str(entry[0])
 
 
 def merged(workload: dict, binding: dict, group: str) -> list[Item]:
@@ -120,11 +125,16 @@ def remote(inv: Inventory, namespace: str, name: str, key: str) -> Remote | None
     return Remote(item.key, item.property or "", item.version or "")
 
 
+def _workloads_of(ns: str, component: str, project: str, workloads: list[dict]) -> list[dict]:
+    """The Workloads of a component (a Workload may leave its project out)."""
+    return [w for w in workloads if krm.namespace(w) == ns and text(get(w, "spec", "owner", "componentName")) ==
+            component and text(get(w, "spec", "owner", "projectName")) in ("", project)]
+
+
 def _workload(binding: dict, component: str, project: str, workloads: list[dict],
               results: krm.Results) -> dict | None:
     ns = krm.namespace(binding)
-    found = [w for w in workloads if krm.namespace(w) == ns and text(get(w, "spec", "owner", "componentName")) ==
-             component and text(get(w, "spec", "owner", "projectName")) in ("", project)]
+    found = _workloads_of(ns, component, project, workloads)
     if len(found) == 1:
         return found[0]
     if not found:
@@ -219,11 +229,11 @@ def _warn_auto_deployed(component: dict, bindings: list[dict], workloads: list[d
     that ReleaseBinding in the input, the ExternalSecrets OpenChoreo then renders for the Workload's
     secret env vars and files are not rendered here: said once, on the Component."""
     ns, name = krm.namespace(component), krm.name(component)
-    owned_by = [obj for obj in bindings + workloads
-                if krm.namespace(obj) == ns and text(get(obj, "spec", "owner", "componentName")) == name]
-    if any(is_openchoreo(obj, KIND_BINDING) for obj in owned_by):
+    project = text(get(component, "spec", "owner", "projectName"))
+    if any(krm.namespace(b) == ns and text(get(b, "spec", "owner", "componentName")) == name for b in bindings):
         return
-    reading = [w for w in owned_by if any(secret_ref(e) for g in ("env", "files") for e in merged(w, {}, g))]
+    reading = [w for w in _workloads_of(ns, name, project, workloads)
+               if any((ref := secret_ref(e)) and ref[0] for g in ("env", "files") for e in merged(w, {}, g))]
     if reading:
         results.warning(f"autoDeploy is true and Workload {krm.name(reading[0])!r} reads SecretReferences, but no "
                         f"ReleaseBinding of component {name!r} is in the input: OpenChoreo creates that binding "

@@ -23,6 +23,7 @@ is in the input, the run's secret replaces the component's.
 """
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from . import krm, models
@@ -49,36 +50,42 @@ def _workflow(owner: dict, workflows: Workflows) -> tuple[str, str, dict | None]
     return kind, name, workflows.get((kind, "" if kind == "ClusterWorkflow" else krm.namespace(owner), name))
 
 
-def secret_ref_parameter(workflow: dict | None) -> tuple[str, ...]:
+def secret_ref_parameter(workflow: dict | None, results: krm.Results) -> tuple[str, ...] | None:
     """The parameter a workflow takes its git SecretReference name from, as OpenChoreo finds it: the
-    property its parameter schema marks (v1.x), the ``secretRef`` line of its parameters annotation
-    (v0.17), else ``repository.secretRef``."""
+    property its parameter schema marks (v1.x), the ``secretRef`` entry of its parameters annotation
+    (v0.17), else ``repository.secretRef``.  None (an error result) when the schema marks several."""
     if workflow is None:
         return SECRET_REF_PARAMETER
-    marked = _marked(get(workflow, "spec", "parameters", "openAPIV3Schema"), ())
-    if marked:
-        return marked
-    mapping = krm.annotations(workflow).get(PARAMETERS_ANNOTATION)
-    for line in mapping.splitlines() if isinstance(mapping, str) else ():
-        key, _, value = line.partition(":")
-        parts = value.strip().split(".")
-        if key.strip() == "secretRef" and len(parts) > 1 and parts[0] == "parameters" and all(parts):
-            return tuple(parts[1:])
-    return SECRET_REF_PARAMETER
-
-
-def _marked(schema, path: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The path of the first property (depth first, in order) carrying the secret-ref marker."""
-    if not isinstance(schema, dict):
+    marked = list(_marked(get(workflow, "spec", "parameters", "openAPIV3Schema"), ()))
+    if len(marked) > 1:
+        listed = ", ".join(".".join(path) for path in marked)
+        results.error(f"{len(marked)} parameters are marked {SECRET_REF_MARKER}: {listed}; OpenChoreo takes the "
+                      "git credentials from exactly one", workflow, "spec.parameters.openAPIV3Schema")
         return None
+    return marked[0] if marked else _annotated(krm.annotations(workflow).get(PARAMETERS_ANNOTATION))
+
+
+def _marked(schema, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The paths of the properties carrying the secret-ref marker (depth first, in order)."""
+    if not isinstance(schema, dict):
+        return
     if path and schema.get(SECRET_REF_MARKER) is True:
-        return path
+        yield path
     properties = schema.get("properties")
     for name, sub in properties.items() if isinstance(properties, dict) else ():
-        found = _marked(sub, path + (name,)) if isinstance(name, str) and name else None
-        if found:
-            return found
-    return None
+        if isinstance(name, str) and name:
+            yield from _marked(sub, path + (name,))
+
+
+def _annotated(mapping) -> tuple[str, ...]:
+    """The ``secretRef`` entry of v0.17's parameters annotation (``key: parameters.<path>`` pairs, a line
+    each or separated by commas; a ``#`` comment or quotes around the path allowed), else the stock one."""
+    for pair in re.split(r"[\n,]", mapping) if isinstance(mapping, str) else ():
+        key, _, value = pair.partition(":")
+        parts = value.split("#", 1)[0].strip().strip("'\"").split(".")
+        if key.strip().strip("'\"") == "secretRef" and len(parts) > 1 and parts[0] == "parameters" and all(parts):
+            return tuple(parts[1:])
+    return SECRET_REF_PARAMETER
 
 
 def workflow_plane(owner: dict, workflows: Workflows, inv: Inventory, results: krm.Results) -> PlaneId | None:
@@ -107,8 +114,15 @@ def workflow_plane(owner: dict, workflows: Workflows, inv: Inventory, results: k
 
 def _need(obj: dict, target: str, labels: dict, workflows: Workflows, inv: Inventory,
           results: krm.Results) -> Iterator[Need]:
-    parameter = secret_ref_parameter(_workflow(obj, workflows)[2])
-    secret = text(get(obj, "spec", "workflow", "parameters", *parameter))
+    parameter = secret_ref_parameter(_workflow(obj, workflows)[2], results)
+    if parameter is None:
+        return
+    field = "spec.workflow.parameters." + ".".join(parameter)
+    value = get(obj, "spec", "workflow", "parameters", *parameter)
+    if value is not None and not isinstance(value, str):
+        results.error(f"expected the name of a SecretReference, found a {krm.type_name(value)}", obj, field)
+        return
+    secret = text(value)
     if not secret:
         return  # upstream skips the git secret when the parameter is empty
     if not check_labels(labels, obj, {"openchoreo.dev/namespace": "metadata.namespace",
@@ -119,7 +133,6 @@ def _need(obj: dict, target: str, labels: dict, workflows: Workflows, inv: Inven
     if plane is None:
         return
     ns = krm.namespace(obj)
-    field = "spec.workflow.parameters." + ".".join(parameter)
     yield Need(obj, field, secret, ns, "build", workflows_namespace(ns), target, plane=plane, labels=labels,
                upstream=UPSTREAM_WORKFLOW)
 

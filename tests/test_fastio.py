@@ -462,7 +462,7 @@ def test_an_item_reconcile_changes_is_read_whole() -> None:
     assert same(yamlio.load_all(out)[0]["items"][0]["spec"], yamlio.load_all(text)[0]["items"][0]["spec"]) is None
 
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _NAME_LIKE = st.text(alphabet="aAyYnNoOtTfFeE019_./:- ", min_size=1, max_size=12)
@@ -505,6 +505,10 @@ _YAMLISH = st.lists(st.sampled_from(_PIECES), max_size=12).map("".join)
 
 @settings(max_examples=2000, deadline=None)
 @given(text=_YAMLISH)
+@example(text=" +1 ")
+@example(text=" -.5 ")
+@example(text="\n-1: ")
+@example(text=": [a]")
 def test_the_candidate_scan_finds_every_place_the_native_parser_could_misread(text: str) -> None:
     """_items_where looks for _DIFFERS only where _CANDIDATE matches: it must match wherever _DIFFERS does."""
     for at in range(len(text)):
