@@ -3,7 +3,7 @@
 A ``WorkflowRun`` (or a ``Component``) passes a SecretReference name as a
 workflow parameter: the one the workflow's parameter schema marks
 ``x-openchoreo-component-parameter-repository-secret-ref: true`` (v1.x), or
-the ``secretRef`` line of its ``openchoreo.dev/component-workflow-parameters``
+the ``secretRef`` entry of its ``openchoreo.dev/component-workflow-parameters``
 annotation (v0.17); ``repository.secretRef`` (the stock workflows' parameter)
 when the workflow marks none or is not in the input.  OpenChoreo's stock
 workflows then render ``<WorkflowRun>-git-secret`` in ``workflows-<namespace>``
