@@ -88,10 +88,12 @@ def _annotated(mapping) -> tuple[str, ...]:
     return SECRET_REF_PARAMETER
 
 
-def workflow_plane(owner: dict, workflows: Workflows, inv: Inventory, results: krm.Results) -> PlaneId | None:
-    """The workflow plane a Component's or WorkflowRun's workflow runs on, as OpenChoreo picks it."""
+def workflow_plane(owner: dict, named: tuple[str, str, dict | None], inv: Inventory,
+                   results: krm.Results) -> PlaneId | None:
+    """The workflow plane a Component's or WorkflowRun's workflow (:func:`_workflow`) runs on, as OpenChoreo
+    picks it."""
     ns = krm.namespace(owner)
-    kind, name, workflow = _workflow(owner, workflows)
+    kind, name, workflow = named
     if workflow is not None:
         for field in ("workflowPlaneRef", "buildPlaneRef"):
             ref = get(workflow, "spec", field)
@@ -114,7 +116,8 @@ def workflow_plane(owner: dict, workflows: Workflows, inv: Inventory, results: k
 
 def _need(obj: dict, target: str, labels: dict, workflows: Workflows, inv: Inventory,
           results: krm.Results) -> Iterator[Need]:
-    parameter = secret_ref_parameter(_workflow(obj, workflows)[2], results)
+    workflow = _workflow(obj, workflows)
+    parameter = secret_ref_parameter(workflow[2], results)
     if parameter is None:
         return
     field = "spec.workflow.parameters." + ".".join(parameter)
@@ -129,7 +132,7 @@ def _need(obj: dict, target: str, labels: dict, workflows: Workflows, inv: Inven
                                       "openchoreo.dev/workflowrun-namespace": "metadata.namespace",
                                       "openchoreo.dev/project": "spec.owner.projectName"}, results):
         return
-    plane = workflow_plane(obj, workflows, inv, results)
+    plane = workflow_plane(obj, workflow, inv, results)
     if plane is None:
         return
     ns = krm.namespace(obj)
