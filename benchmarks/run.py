@@ -78,30 +78,28 @@ def in_turn(cmds: dict[str, list[str]], stdin: bytes, rounds: int) -> tuple[dict
 KPT_WORK = Path(tempfile.gettempdir()) / "secretref-fn-bench-kpt"  # one path: kpt records it in annotations
 
 
-def kpt_render(pkg: Path, exec_script: str, repeat: int, config: dict[str, str] | None = None) -> float:
-    """Median wall time of ``kpt fn render`` on fresh copies of pkg with one exec mutator
+def kpt_render(pkg: Path, exec_script: str, config: dict[str, str] | None = None) -> float:
+    """Wall time of one ``kpt fn render`` on a fresh copy of pkg with one exec mutator
     (``config``: its ``configMap:`` in the Kptfile)."""
-    times = []
-    for _ in range(repeat):
-        shutil.rmtree(KPT_WORK, ignore_errors=True)
-        work = KPT_WORK / "pkg"
-        shutil.copytree(pkg, work)
-        script = KPT_WORK / "fn.sh"
-        script.write_text(f"#!/bin/sh\n{exec_script}\n")
-        script.chmod(0o755)
-        mutator = f"mutators:\n  - exec: {script}"
-        if config:
-            mutator += "\n    configMap:" + "".join(f"\n      {k}: {v}" for k, v in config.items())
-        kptfile = (work / "Kptfile").read_text().replace("mutators: []", mutator)
-        (work / "Kptfile").write_text(kptfile)
-        start = time.perf_counter()
-        proc = subprocess.run(["kpt", "fn", "render", str(work), "--allow-exec", "--truncate-output=false"],
-                              capture_output=True)
-        times.append(time.perf_counter() - start)
-        if proc.returncode != 0:
-            raise SystemExit(f"kpt fn render failed: {proc.stderr.decode()[-2000:]}")
     shutil.rmtree(KPT_WORK, ignore_errors=True)
-    return statistics.median(times)
+    work = KPT_WORK / "pkg"
+    shutil.copytree(pkg, work)
+    script = KPT_WORK / "fn.sh"
+    script.write_text(f"#!/bin/sh\n{exec_script}\n")
+    script.chmod(0o755)
+    mutator = f"mutators:\n  - exec: {script}"
+    if config:
+        mutator += "\n    configMap:" + "".join(f"\n      {k}: {v}" for k, v in config.items())
+    kptfile = (work / "Kptfile").read_text().replace("mutators: []", mutator)
+    (work / "Kptfile").write_text(kptfile)
+    start = time.perf_counter()
+    proc = subprocess.run(["kpt", "fn", "render", str(work), "--allow-exec", "--truncate-output=false"],
+                          capture_output=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"kpt fn render failed: {proc.stderr.decode()[-2000:]}")
+    shutil.rmtree(KPT_WORK, ignore_errors=True)
+    return elapsed
 
 
 def machine() -> str:
@@ -176,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         # kpt's own work grows with the generated objects it must write; replaying the function's
         # recorded output (cat of a file) separates that from the function's own time.
         recorded = Path(tempfile.gettempdir()) / "secretref-fn-bench-recorded.yaml"
-        kpt_render(pkg, f"{shlex.join(FUNCTION)} | tee {recorded}", 1)
+        kpt_render(pkg, f"{shlex.join(FUNCTION)} | tee {recorded}")
         # The renders take 15-20 s each and this machine drifts over minutes: run the variants in turn,
         # round after round, so each ratio compares renders made side by side.
         variants = {"noop": ("exec cat", None), "function": ("exec " + shlex.join(FUNCTION), None),
@@ -185,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         times: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(args.kpt_rounds):
             for name, (script, config) in variants.items():
-                times[name].append(kpt_render(pkg, script, 1, config))
+                times[name].append(kpt_render(pkg, script, config))
         recorded.unlink()
 
         def kpt_row(measure: str, name: str, reference: str, target: str) -> None:
