@@ -308,10 +308,8 @@ def external_secret(content: Content, config: fnconfig.FunctionConfig, index: in
                 PLANE_ANNOTATION: str(target.plane),
                 SOURCE_ANNOTATION: content.source,
                 CHECKSUM_ANNOTATION: "",  # set below, over everything else
-                krm.PATH: path,
-                krm.INDEX: str(index),
-                krm.LEGACY_PATH: path,
-                krm.LEGACY_INDEX: str(index),
+                krm.PATH: path,  # kpt's internal annotations only: kyaml fills in the legacy
+                krm.INDEX: str(index),  # copies itself (README, "Placement for kpt")
             },
         },
         "spec": _upstream_spec(content) if _upstream(content, config) else _native_spec(content, config),

@@ -138,3 +138,23 @@ def test_readme_kpt_commands_run(tmp_path: Path) -> None:
     assert sorted(str(p.relative_to(planes)) for p in planes.rglob("*.yaml")) == [
         "buildplane/ci/acme/externalsecrets.yaml", "dataplane/production/acme/externalsecrets.yaml",
         "dataplane/staging/acme/externalsecrets.yaml"]
+
+
+def test_source_function_sink_writes_what_render_writes(tmp_path: Path) -> None:
+    """``kpt fn source | secretref-fn | kpt fn sink``: the sink places the ExternalSecrets by their path
+    annotations (the function sets kpt's internal ones; kyaml fills in the legacy copies) in the very
+    files, with the very text, that ``kpt fn render`` writes."""
+    need_tool("kpt")
+    env = tool_env(**GIT_ENV)
+    rendered = tmp_path / "rendered"
+    shutil.copytree(ROOT / "examples" / "kpt", rendered)
+    _run(["kpt", "fn", "render", ".", "--allow-exec"], rendered, env)
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "examples" / "kpt", source)
+    sunk = tmp_path / "sunk"
+    pipeline = (f"kpt fn source {source} --fn-config {source / 'secretfanout.yaml'}"
+                f" | secretref-fn | kpt fn sink {sunk}")
+    _run(["bash", "-euo", "pipefail", "-c", pipeline], tmp_path, env)
+    planes = {name: data for name, data in _tree(rendered).items() if name.startswith("planes/")}
+    assert len(planes) == 3, sorted(planes)
+    assert {name: data for name, data in _tree(sunk).items() if name.startswith("planes/")} == planes

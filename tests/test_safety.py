@@ -295,7 +295,8 @@ def test_an_object_the_user_keeps_in_a_shared_file_keeps_its_place() -> None:
     data: []
 functionConfig:""")
     _, out = run_text(text)
-    places = [(krm.annotations(i).get(krm.LEGACY_PATH), krm.annotations(i).get(krm.LEGACY_INDEX))
+    places = [(krm.annotations(i).get(krm.PATH) or krm.annotations(i).get(krm.LEGACY_PATH),
+               krm.annotations(i).get(krm.INDEX) or krm.annotations(i).get(krm.LEGACY_INDEX))
               for i in out.items if i.get("kind") == "ExternalSecret"]
     assert len(places) == 4 and len(set(places)) == 4, places
 
