@@ -11,7 +11,9 @@
    mutator, against the same render with a no-op exec function (``cat``);
    a replay of the function's recorded output against the no-op (kpt's own work on
    the generated objects) and the function against that replay (its own share);
-   also with ``fileLayout: object`` (one file per ExternalSecret; the default is one per plane and namespace).
+   also with ``fileLayout: object`` (one file per ExternalSecret; the default is one per plane and namespace);
+6. what the Argo CD plugin runs: ``render --plane`` on the kpt package's files (one plane's
+   ExternalSecrets), against the PyYAML floor on the same objects as one ResourceList.
 
 The commands compared in a row run in turn, round after round (``--repeat``
 rounds, one for L; ``--kpt-rounds`` for kpt): each figure is the median of its
@@ -32,6 +34,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -100,6 +104,14 @@ def kpt_render(pkg: Path, exec_script: str, config: dict[str, str] | None = None
         raise SystemExit(f"kpt fn render failed: {proc.stderr.decode()[-2000:]}")
     shutil.rmtree(KPT_WORK, ignore_errors=True)
     return elapsed
+
+
+def _first_data_plane(pkg: Path) -> str:
+    """``DataPlane/<namespace>/<name>`` of the package's first DataPlane (what an Argo CD Application names)."""
+    for path in sorted((pkg / "planes").glob("dataplane-*.yaml")):
+        plane = yaml.safe_load(path.read_text())
+        return f"DataPlane/{plane['metadata']['namespace']}/{plane['metadata']['name']}"
+    raise SystemExit(f"{pkg}: no DataPlane")
 
 
 def machine() -> str:
@@ -195,6 +207,15 @@ def main(argv: list[str] | None = None) -> int:
         kpt_row("function vs replay of its recorded output", "function", "replay", "(the function's own share)")
         kpt_row("function with fileLayout: object vs no-op exec (cat)", "object", "noop",
                 "(one file per ExternalSecret)")
+
+        # What the Argo CD plugin runs: `render --plane` on the package's files, against the PyYAML floor
+        # on the same objects as one ResourceList.
+        plane = _first_data_plane(pkg)
+        data = (out / kpt_label / "resource-list.yaml").read_bytes()
+        render, _ = in_turn({"render": [*FUNCTION, "render", "--plane", plane, str(pkg)], "pyyaml": PYYAML_FLOOR},
+                            data, args.repeat)
+        row(f"render --plane of {kpt_label}'s files (the Argo CD plugin) vs PyYAML C parse + dump",
+            render["render"], render["pyyaml"], target="(no target; the same floor as throughput)")
 
     print(f"Machine: {machine()}\n")
     print("| Measure | secretref-fn | Reference | Ratio |")

@@ -269,10 +269,9 @@ _SHARED = 100
 _BATCH = 500
 
 
-def _native_batches(text: str, parts: _Split, indexes: list[int]) -> Iterator[list] | None:
-    """yaml_rs's values of the items ``indexes``, a batch at a time (each batch parsed as ``items:``
-    and the items' lines, the same YAML as in the whole text); None, or a shorter run, when yaml_rs
-    cannot read all of it (yamlio reads it and reports it)."""
+def _native_loader() -> Callable[[str], Any] | None:
+    """yaml_rs's reading of a text (None for any problem: yamlio then reads it and reports it), or None
+    when yaml_rs is not installed."""
     try:
         import yaml_rs
     except ImportError:  # pragma: no cover - a runtime dependency; yamlio still works
@@ -287,7 +286,15 @@ def _native_batches(text: str, parts: _Split, indexes: list[int]) -> Iterator[li
         except Exception:  # noqa: BLE001 - any problem (recursion too): yamlio reads it and reports it
             return None
 
-    if not isinstance(load(parts.header), dict):
+    return load
+
+
+def _native_batches(text: str, parts: _Split, indexes: list[int]) -> Iterator[list] | None:
+    """yaml_rs's values of the items ``indexes``, a batch at a time (each batch parsed as ``items:``
+    and the items' lines, the same YAML as in the whole text); None, or a shorter run, when yaml_rs
+    cannot read all of it (yamlio reads it and reports it)."""
+    load = _native_loader()
+    if load is None or not isinstance(load(parts.header), dict):
         return None
 
     def batches() -> Iterator[list]:
@@ -305,6 +312,41 @@ def _native_batches(text: str, parts: _Split, indexes: list[int]) -> Iterator[li
 
 # An item's depth counts from the ResourceList: the document (1) and its items list (2).
 _ITEM_LEVEL = 2
+
+# A file's text that is one block-style mapping: its first line that is not blank or a comment is a plain key.
+_MAPPING_FIRST = _Pattern(r"\A(?:[ ]*(?:#[^\n]*)?\n)*[A-Za-z_][\w.-]*:(?:[ ]|\n)")
+
+
+def load_document(text: str, measure: limits.Measure | None = None, memo: dict[str, str] | None = None,
+                  ) -> list[Any] | None:
+    """:func:`yamlio.load_all` of one file's text, read by yaml_rs, or None: yamlio must read it.
+
+    What ``secretref-fn render`` reads: thousands of small files, one object
+    each.  Only a text yaml_rs reads exactly as yamlio does takes this path,
+    by the rules the items of a ResourceList follow (see :func:`split` and
+    :data:`_DIFFERS`): one block-style mapping (after an optional ``---``
+    line), characters both read alike, nothing ``_DIFFERS`` finds, within
+    the depth cap; anything else, and any yaml_rs error, is yamlio's to read
+    and report.  ``memo`` shares strings across calls (see :func:`_compact`).
+    """
+    body = text[4:] if text.startswith("---\n") else text
+    if not body.endswith("\n") or not _splittable_characters(body) or _MARKERS.search(body):
+        return None  # several documents, directives, or characters yaml_rs reads otherwise
+    if _MAPPING_FIRST.match(body) is None:
+        return None  # not a block mapping (JSON, a sequence, a scalar, a quoted or complex key)
+    padded = "\n" + body  # _DIFFERS's patterns start with the character before a token
+    if _items_where(_CANDIDATE, padded, [1, len(padded)], _DIFFERS):
+        return None
+    load = _native_loader()
+    value = load(body) if load is not None else None
+    if type(value) is not dict:
+        return None
+    value, depth, _ = _compact(value, memo if memo is not None else {})
+    if depth > limits.CAPS.maxDepth:
+        return None  # yamlio reports it, with the line
+    if measure is not None:
+        measure.depth = max(measure.depth, depth)
+    return [value]
 
 
 # Generated objects are written this many at a time: the text of all of them is never held at once.

@@ -53,3 +53,4 @@ def test_run_measures_kpt_renders(tmp_path) -> None:
                     "function vs replay of its recorded output", "function with fileLayout: object"):
         assert f"kpt fn render of 5-2-20: {measure}" in proc.stdout, measure
     assert "over 2 rounds" in proc.stdout
+    assert "render --plane of 5-2-20's files (the Argo CD plugin) vs PyYAML C parse + dump" in proc.stdout

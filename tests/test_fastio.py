@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import TESTDATA, run_process, run_text, run_text_exact, same
-from krm_fn import fastio, krm, yamlio
+from krm_fn import fastio, krm, limits, yamlio
 from krm_fn.yamlio import RawScalar
 
 CASES = sorted(p.name for p in TESTDATA.iterdir() if (p / "input.yaml").is_file())
@@ -514,3 +514,93 @@ def test_the_candidate_scan_finds_every_place_the_native_parser_could_misread(te
     for at in range(len(text)):
         if fastio._DIFFERS.match(text, at):
             assert fastio._CANDIDATE.match(text, at), (text, at)
+
+
+# --- one file at a time: what `secretref-fn render` reads -------------------------------------------------
+
+def _yaml_files() -> list:
+    from conftest import ROOT
+
+    return sorted(p for top in ("examples", "testdata") for p in (ROOT / top).rglob("*")
+                  if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+
+
+def _read_file_both_ways(text: str) -> tuple[list | None, list | None, int, int]:
+    """(fastio.load_document's documents or None, yamlio's or None when it refuses the text, both depths)."""
+    fast_measure, exact_measure = limits.Measure(), limits.Measure()
+    fast = fastio.load_document(text, fast_measure)
+    try:
+        exact = [d for d in yamlio.load_all(text, exact_measure) if d is not None]
+    except (yamlio.YamlError, limits.LimitError):
+        exact = None
+    return fast, exact, fast_measure.depth, exact_measure.depth
+
+
+def _check_corpus(paths: list) -> int:
+    """Every file the fast path reads, it reads as yamlio does (values, types, RawScalar text, depth);
+    the number of files it read."""
+    read = 0
+    for path in paths:
+        try:
+            text = yamlio.decode(path.read_bytes())
+        except yamlio.YamlError:
+            continue  # a bad-input case (bytes that are not text): the reader never gets it
+        fast, exact, fast_depth, exact_depth = _read_file_both_ways(text)
+        if fast is None:
+            continue
+        read += 1
+        assert exact is not None, f"{path}: yamlio refuses what the fast path read"
+        assert same(fast, exact) is None, f"{path}: {same(fast, exact)}"
+        assert fast_depth == exact_depth, path
+    return read
+
+
+def test_files_read_by_yaml_rs_read_as_yamlio_reads_them() -> None:
+    paths = _yaml_files()
+    read = _check_corpus(paths)
+    # Not vacuous: most of the project's own files (one object each, block style) take the fast path.
+    assert len(paths) > 300 and read > len(paths) // 2, (read, len(paths))
+
+
+def test_openchoreo_samples_read_by_yaml_rs_read_as_yamlio_reads_them(shared_dir) -> None:
+    paths = sorted((shared_dir / "samples" / "openchoreo").glob("*.yaml"))
+    assert len(paths) > 20
+    _check_corpus(paths)
+
+
+@pytest.mark.parametrize("text", [
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: '1'\n  n: 10\n  on: yes\n",
+    "---\napiVersion: v1\nkind: ConfigMap\n",  # one leading document marker
+    "# a comment\n\napiVersion: v1\nkind: ConfigMap\nspec:\n  x: {}\n  y: []\n",
+])
+def test_a_block_mapping_file_takes_the_fast_path(text: str) -> None:
+    fast, exact, fast_depth, exact_depth = _read_file_both_ways(text)
+    assert fast is not None
+    assert same(fast, exact) is None and fast_depth == exact_depth
+
+
+@pytest.mark.parametrize("text", [
+    "mode: 0755\n", "ratio: 1e3\n", "when: 2001-12-14\n", "big: 1_000\n", "x: !!str 12\n",
+    "a: &x {b: 1}\nc: *x\n", "<<: {b: 1}\nc: 2\n", "1: one\n", "? complex\n: key\n", "args: [--port, 8080]\n",
+    '{"apiVersion": "v1", "kind": "ConfigMap"}\n',  # JSON
+    "- a\n- b\n",  # a sequence
+    "'quoted': key\n",
+    "plain scalar\n",
+    "a: 1\n---\nb: 2\n",  # several documents
+    "%YAML 1.1\n---\na: 1\n",  # a directive
+    "a: 1\n...\n",
+    "a: 1",  # no line break at the end
+    "a:\n\tb: 1\n", "a: 1\r\nb: 2\r\n", "a: x\x85y\n", "a: x\u2028y\n",  # tabs, CR, NEL, LS
+    "a: 1\na: 2\n",  # a duplicate key: yamlio's error, with its line
+    "a: [\n",  # bad syntax
+    "",  # empty
+])
+def test_files_the_fast_path_leaves_to_yamlio(text: str) -> None:
+    assert fastio.load_document(text) is None
+
+
+def test_a_file_deeper_than_the_cap_is_left_to_yamlio() -> None:
+    deep = "".join(f"{'  ' * i}k{i}:\n" for i in range(limits.CAPS.maxDepth + 2)) + "  " * (limits.CAPS.maxDepth + 2) + "v: 1\n"
+    assert fastio.load_document(deep) is None
+    with pytest.raises((yamlio.YamlError, limits.LimitError)):
+        yamlio.load_all(deep)
