@@ -45,6 +45,7 @@ of that.  So, in function mode:
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import zlib
 from typing import Any, Callable, Iterator
@@ -269,9 +270,10 @@ _SHARED = 100
 _BATCH = 500
 
 
+@functools.cache
 def _native_loader() -> Callable[[str], Any] | None:
     """yaml_rs's reading of a text (None for any problem: yamlio then reads it and reports it), or None
-    when yaml_rs is not installed."""
+    when yaml_rs is not installed.  Made once, on first use (yaml_rs is imported only then)."""
     try:
         import yaml_rs
     except ImportError:  # pragma: no cover - a runtime dependency; yamlio still works
