@@ -13,7 +13,7 @@ from typing import Callable
 
 import click
 
-from . import __version__, function, krm, limits, yamlio
+from . import __version__, fastio, function, krm, limits
 
 HELP = """Fan OpenChoreo SecretReferences out to per-plane External Secrets Operator ExternalSecrets.
 
@@ -106,7 +106,7 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
     for twice in sources.same_object_twice(objects):
         click.echo(f"warning: {twice} is rendered for more than one plane; a cluster takes one plane's "
                    "manifests: use --plane KIND/NAME", err=True)
-    _write(yamlio.dump_all(objects))
+    _write(fastio.dump_all(objects))
     return 0
 
 

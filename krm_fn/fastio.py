@@ -638,6 +638,13 @@ def _emit_sequence(data: list, indent: str, out: list, first_prefix: str | None 
             _emit_value(value, head, indent, out, mapping_value=False)
 
 
+def dump_all(docs: list[Any]) -> str:
+    """``yamlio.dump_all(docs)``, byte for byte: each mapping by :func:`dump`, ``---`` between them."""
+    if not all(type(doc) is dict and doc for doc in docs):
+        return yamlio.dump_all(docs)  # (a scalar document may end with "...")
+    return "---\n".join(dump(doc) for doc in docs)
+
+
 def dump(data: Any) -> str:
     """``yamlio.dump(data)``, byte for byte, several times faster on plain block data.
 

@@ -57,6 +57,14 @@ def test_fast_dump_is_yamlio_dump_byte_for_byte(case: str) -> None:
     _, out = run_text_exact((TESTDATA / case / "input.yaml").read_text())
     for data in (out.to_dict(), out.items, {"items": out.items, "x": {}, "y": []}):
         assert fastio.dump(data) == yamlio.dump(data)
+    assert fastio.dump_all(out.items) == yamlio.dump_all(out.items)  # what `render` prints
+
+
+@pytest.mark.parametrize("docs", [
+    [], [{}], [{"a": 1}, "scalar"], [{"a": "x"}, None], [{"a": "line one\nline two\n"}, {"b": []}],
+])
+def test_fast_dump_all_is_yamlio_dump_all_for_any_documents(docs: list) -> None:
+    assert fastio.dump_all(docs) == yamlio.dump_all(docs)
 
 
 @pytest.mark.parametrize("data", [
