@@ -79,7 +79,9 @@ def _body(pattern: re.Pattern) -> str:
 
 
 _NUMBER_OR_TIMESTAMP = (
-    rf"(?:{_body(yamlio._GO_TIMESTAMP)}|{_body(yamlio._GO_NUMBER)}|{_body(yamlio._GO_SPECIAL_FLOAT)})")
+    rf"(?:{_body(yamlio._GO_TIMESTAMP)}|{_body(yamlio._GO_NUMBER)}|{_body(yamlio._GO_SPECIAL_FLOAT)}"
+    # and what yaml_rs alone reads as a number: "_" anywhere ("_1", "-_1", "1e0_"), ".iNf"/".nAn" in any case
+    r"|[-+]?(?=[0-9_.]*[0-9])[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9_]*)?|[-+]?\.(?i:inf)|\.(?i:nan))")
 # A plain scalar starts after a space or at a line start (a key, or a value
 # after "key: " or "- "); what follows a tag, anchor, flow indicator or "? "
 # is sent to yamlio anyway.
@@ -91,13 +93,14 @@ _DIFFERS = _Pattern(
     # an alias named like that is an error to yaml_rs too, which sends the whole text to yamlio)
     r"|[\[{](?![\]}])"                        # non-empty flow collections
     r"|\?\s"                                  # complex keys
+    r"|:\s|[\[{][\]}][ ]*:"                   # an empty key (": x"), an empty flow collection as a key
     r"|-?[0-9]+:\s"                            # integer keys
     # a plain scalar go-yaml reads as a number or timestamp, other than a canonical decimal integer
     rf"|(?!(?:0|-?[1-9][0-9]*):?\s){_NUMBER_OR_TIMESTAMP}:?(?=\s))")
 # Where _DIFFERS could match (a superset: the characters each of its branches starts with).  Python's
 # regular expressions try a pattern at every position; character classes first are tried fastest.
 # A dash counts only before a digit or a dot (a number): "- " starts every block sequence entry.
-_CANDIDATE = _Pattern(r"[<:, \n](?:[<\[{+.0-9!&*?]|-[0-9.])")
+_CANDIDATE = _Pattern(r"[<:, \n](?:[<\[{+.0-9!&*?_:]|-[0-9._])")
 # A plain string that go-yaml v3 reads as a string but a YAML 1.1 reader
 # (kubectl, Argo CD: go-yaml v2) would not: yamlio.dump quotes it, so an item
 # holding one is dumped rather than passed through as its text.  Searched for
@@ -111,8 +114,11 @@ _MISREAD = _Pattern(r"[ \n](?=[yYnNoO=+0-9-])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|
 
 
 _ITEMS = _Pattern(r"^items:[ ]*\n", re.MULTILINE)
-# Tabs, carriage returns, NUL, and the line breaks YAML 1.1 readers know but yaml_rs does not (NEL, LS, PS).
-_UNSPLITTABLE = _Pattern("[\t\r\x00\x85\u2028\u2029]")
+# Tabs, carriage returns, NUL, the line breaks YAML 1.1 readers know but yaml_rs does not (NEL, LS, PS), and
+# U+FEFF (libyaml skips it at a line start).
+_UNSPLITTABLE = _Pattern("[\t\r\x00\x85\u2028\u2029\ufeff]")
+# An escaped UTF-16 surrogate ("\\ud83d\\ude00", as JSON writes an emoji): yaml_rs joins a pair, libyaml refuses it.
+_SURROGATE_ESCAPE = _Pattern(r"\\u[dD][89abAB]")
 # What an ASCII text may hold to be split: printable characters and line feeds (no tab, CR or control character).
 _SPLITTABLE_ASCII = bytes(range(0x20, 0x7f)) + b"\n"
 _FIRST_CONTENT = _Pattern(r"^( *)([^ \n])", re.MULTILINE)
@@ -283,8 +289,11 @@ def _native_loader() -> Callable[[str], Any] | None:
                "alias_limits": yaml_rs.AliasLimits(max_total_replayed_events=0)}
 
     def load(part: str) -> Any:
+        if not part.endswith("\n"):
+            return None  # (every caller's text ends with a line break; the comment below needs one)
         try:
-            return yaml_rs.loads(part, **options)
+            # A comment line last: yaml_rs reads an empty block scalar at the very end of its input as "\n".
+            return yaml_rs.loads(part + "#\n", **options)
         except Exception:  # noqa: BLE001 - any problem (recursion too): yamlio reads it and reports it
             return None
 
@@ -332,7 +341,8 @@ def load_document(text: str, measure: limits.Measure | None = None, memo: dict[s
     and report.  ``memo`` shares strings across calls (see :func:`_compact`).
     """
     body = text[4:] if text.startswith("---\n") else text
-    if not body.endswith("\n") or not _splittable_characters(body) or _MARKERS.search(body):
+    if not body.endswith("\n") or not _splittable_characters(body) or _MARKERS.search(body) \
+            or _SURROGATE_ESCAPE.search(body):
         return None  # several documents, directives, or characters yaml_rs reads otherwise
     if _MAPPING_FIRST.match(body) is None:
         return None  # not a block mapping (JSON, a sequence, a scalar, a quoted or complex key)
@@ -423,6 +433,7 @@ class Reader:
         count = len(starts) - 1
         # Items yaml_rs could read differently from yamlio, and items yamlio.dump would write differently.
         exact = parts.suspect | _items_where(_CANDIDATE, text, starts, _DIFFERS)
+        exact |= _items_where(_SURROGATE_ESCAPE, text, starts)
         native = _native_batches(text, parts, [i for i in range(count) if i not in exact])
         if native is None:
             return None

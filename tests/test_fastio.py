@@ -507,7 +507,8 @@ def test_a_kept_block_scalar_keeps_its_trailing_blank_lines(batch: int, monkeypa
 # Text made of the pieces _DIFFERS looks for (numbers of every form, timestamps, indicators) and what surrounds them.
 _PIECES = ["-1", "-.5", "+1", ".5", "-.inf", ".nan", "0x1F", "0o17", "0b1", "1_000", "1e3", "-1e-3", "0755", "12:30",
            "2001-12-14", "2001-12-14T10:00:00Z", "80", "0", "-0", "<<", "[", "]", "{", "}", "!t", "&a", "*a", "*'",
-           "? ", ": ", "- ", "-", ",", ":", " ", "\n", "  ", "'", '"', "#", "x", "key", "on"]
+           "? ", ": ", "- ", "-", ",", ":", " ", "\n", "  ", "'", '"', "#", "x", "key", "on",
+           "_", "_1", "1e0_", "-_1", ".iNf", ".nAn", "[]", "{}"]
 _YAMLISH = st.lists(st.sampled_from(_PIECES), max_size=12).map("".join)
 
 
@@ -612,3 +613,35 @@ def test_a_file_deeper_than_the_cap_is_left_to_yamlio() -> None:
     assert fastio.load_document(deep) is None
     with pytest.raises((yamlio.YamlError, limits.LimitError)):
         yamlio.load_all(deep)
+
+
+# Found by fuzzing yaml-rs against yamlio (a second review): text yaml-rs reads otherwise, in a file and in an item.
+MISREAD_BY_YAML_RS = [
+    "a: _1\n", "a: -__1\n", "a: +_.5\n", "a: _1_000\n", "a: 1e0_\n", "a: 1e_3\n", "_1: x\n",  # underscores anywhere
+    "a: .Nan\n", "a: .iNf\n", "a: -.INf\n", "a: +.inF\n", "a: .nAN\n",  # special floats in mixed case
+    "a: |\n", "a: |+\n", "a: >\n\n\n", "a: |2\n", "k:\n  a: |\n", "k:\n- |\n",  # an empty block scalar at the end
+    "a: 1\n\ufeffb: 2\n", "a:\n  b: x\n\ufeff c: y\n",  # U+FEFF at a line start (libyaml skips it)
+    "a: 1\n: 2\n", "a:\n  : 2\n", "k:\n- : 2\n", "a: 1\n[]: 2\n", "a: 1\n{}: 2\n",  # empty and flow keys
+    'a: "\\ud83d\\ude00"\n', "a: 'x'\nb: \"\\uD800\\uDC00\"\n",  # an escaped surrogate pair
+]
+
+
+@pytest.mark.parametrize("text", MISREAD_BY_YAML_RS)
+def test_a_file_yaml_rs_misreads_is_left_to_yamlio(text: str) -> None:
+    fast, exact, fast_depth, exact_depth = _read_file_both_ways(text)
+    if exact is None:
+        assert fast is None, f"yamlio refuses {text!r}, the fast path read {fast!r}"
+    elif fast is not None:
+        assert same(fast, exact) is None and fast_depth == exact_depth
+
+
+@pytest.mark.parametrize("text", MISREAD_BY_YAML_RS)
+@pytest.mark.parametrize("last", [True, False], ids=["last item", "not last"])
+def test_an_item_yaml_rs_misreads_is_read_as_yamlio_reads_it(text: str, last: bool) -> None:
+    body = "".join(f"    {line}\n" if line else "\n" for line in text[:-1].split("\n"))
+    item = f"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  data:\n{body}"
+    loaded = load_as_yamlio_does(RL + (item if last else item + ODD))
+    if loaded is None:
+        return
+    docs, _, expected = loaded
+    assert same(docs, expected) is None
