@@ -19,10 +19,13 @@ YAML11_TRAPS = ["on", "off", "On", "OFF", "yes", "no", "Yes", "NO", "y", "n", "Y
 # Non-strings whose text must survive byte for byte.
 KEEP_TEXT = ["0b101_1", "0755", "0o17", "0x1F", "1e3", "1.50", "-0", "+12", ".inf", "-.Inf", ".nan", "1_000_000",
              "123456789012345678901234567890", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
-             "2001-12-14 21:59:43.10", "3.0e-10"]
+             "2001-12-14 21:59:43.10", "3.0e-10",
+             # go-yaml removes "_" from a number that starts with a digit or a sign before reading it
+             "+_1", "-_1", "1_", "1e0_", "1e_3", "0_x1F", "-_0x1E", "+_.5"]
 # Strings that look like something else once quotes are lost.
 QUOTED = ["'on'", "'true'", "'0755'", "'123'", "'1e3'", "'null'", "'~'", "''", "'2001-12-14'", "'0o17'",
-          "'-'", "'<<'", "'12:30'", "' leading space'", "'a: b'", "'#comment'", "'@at'", "'%pct'"]
+          "'-'", "'<<'", "'12:30'", "' leading space'", "'a: b'", "'#comment'", "'@at'", "'%pct'", "'+_1'",
+          "'1e0_'"]
 
 
 @pytest.mark.parametrize("text", YAML11_TRAPS)
@@ -40,6 +43,17 @@ def test_non_strings_keep_their_text(text: str) -> None:
     value = yamlio.load_all(f"v: {text}")[0]["v"]
     assert isinstance(value, RawScalar), f"{text} was read as a {type(value).__name__}"
     assert yamlio.dump({"v": value}) == f"v: {text}\n"
+
+
+@pytest.mark.parametrize("text, tag", [("+_1", yamlio.INT), ("-_0x1E", yamlio.INT), ("0_x1F", yamlio.INT),
+                                       ("1e0_", yamlio.FLOAT), ("+_.5", yamlio.FLOAT), ("1_000", yamlio.INT)])
+def test_numbers_with_underscores_are_typed_as_go_yaml_types_them(text: str, tag: str) -> None:
+    assert yamlio.load_all(f"v: {text}")[0]["v"].tag == tag
+
+
+@pytest.mark.parametrize("text", ["_1", "_1_000", "x_1"])  # go-yaml reads a number only from a digit or a sign on
+def test_a_leading_underscore_is_a_string(text: str) -> None:
+    assert yamlio.load_all(f"v: {text}")[0]["v"] == text
 
 
 @pytest.mark.parametrize("text", QUOTED)
