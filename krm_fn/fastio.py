@@ -87,6 +87,8 @@ _NUMBER_OR_TIMESTAMP = (
 # is sent to yamlio anyway.
 _DIFFERS = _Pattern(
     r"<<"                                     # merge keys
+    r"|\\u[dD][89abAB]"                       # an escaped UTF-16 surrogate ("\\ud83d\\ude00", as JSON writes
+    # an emoji): yaml_rs joins a pair, libyaml refuses it
     r"|[:,][\[{](?![\]}])"                    # flow collection after a JSON-like key
     r"|[ \n](?:"
     r"[!&]\S|\*[^\s'\"]"                     # tags, anchors, aliases (not "* *'" ending a quoted cron schedule:
@@ -99,8 +101,9 @@ _DIFFERS = _Pattern(
     rf"|(?!(?:0|-?[1-9][0-9]*):?\s){_NUMBER_OR_TIMESTAMP}:?(?=\s))")
 # Where _DIFFERS could match (a superset: the characters each of its branches starts with).  Python's
 # regular expressions try a pattern at every position; character classes first are tried fastest.
-# A dash counts only before a digit or a dot (a number): "- " starts every block sequence entry.
-_CANDIDATE = _Pattern(r"[<:, \n](?:[<\[{+.0-9!&*?_:]|-[0-9._])")
+# A dash counts only before a digit or a dot (a number): "- " starts every block sequence entry; a
+# backslash only before "u" (an escape).
+_CANDIDATE = _Pattern(r"[<:, \n\\](?:[<\[{+.0-9!&*?_:]|-[0-9._]|(?<=\\)u)")
 # A plain string that go-yaml v3 reads as a string but a YAML 1.1 reader
 # (kubectl, Argo CD: go-yaml v2) would not: yamlio.dump quotes it, so an item
 # holding one is dumped rather than passed through as its text.  Searched for
@@ -117,8 +120,6 @@ _ITEMS = _Pattern(r"^items:[ ]*\n", re.MULTILINE)
 # Tabs, carriage returns, NUL, the line breaks YAML 1.1 readers know but yaml_rs does not (NEL, LS, PS), and
 # U+FEFF (libyaml skips it at a line start).
 _UNSPLITTABLE = _Pattern("[\t\r\x00\x85\u2028\u2029\ufeff]")
-# An escaped UTF-16 surrogate ("\\ud83d\\ude00", as JSON writes an emoji): yaml_rs joins a pair, libyaml refuses it.
-_SURROGATE_ESCAPE = _Pattern(r"\\u[dD][89abAB]")
 # What an ASCII text may hold to be split: printable characters and line feeds (no tab, CR or control character).
 _SPLITTABLE_ASCII = bytes(range(0x20, 0x7f)) + b"\n"
 _FIRST_CONTENT = _Pattern(r"^( *)([^ \n])", re.MULTILINE)
@@ -341,8 +342,7 @@ def load_document(text: str, measure: limits.Measure | None = None, memo: dict[s
     and report.  ``memo`` shares strings across calls (see :func:`_compact`).
     """
     body = text[4:] if text.startswith("---\n") else text
-    if not body.endswith("\n") or not _splittable_characters(body) or _MARKERS.search(body) \
-            or _SURROGATE_ESCAPE.search(body):
+    if not body.endswith("\n") or not _splittable_characters(body) or _MARKERS.search(body):
         return None  # several documents, directives, or characters yaml_rs reads otherwise
     if _MAPPING_FIRST.match(body) is None:
         return None  # not a block mapping (JSON, a sequence, a scalar, a quoted or complex key)
@@ -433,7 +433,6 @@ class Reader:
         count = len(starts) - 1
         # Items yaml_rs could read differently from yamlio, and items yamlio.dump would write differently.
         exact = parts.suspect | _items_where(_CANDIDATE, text, starts, _DIFFERS)
-        exact |= _items_where(_SURROGATE_ESCAPE, text, starts)
         native = _native_batches(text, parts, [i for i in range(count) if i not in exact])
         if native is None:
             return None

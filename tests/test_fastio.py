@@ -508,7 +508,7 @@ def test_a_kept_block_scalar_keeps_its_trailing_blank_lines(batch: int, monkeypa
 _PIECES = ["-1", "-.5", "+1", ".5", "-.inf", ".nan", "0x1F", "0o17", "0b1", "1_000", "1e3", "-1e-3", "0755", "12:30",
            "2001-12-14", "2001-12-14T10:00:00Z", "80", "0", "-0", "<<", "[", "]", "{", "}", "!t", "&a", "*a", "*'",
            "? ", ": ", "- ", "-", ",", ":", " ", "\n", "  ", "'", '"', "#", "x", "key", "on",
-           "_", "_1", "1e0_", "-_1", ".iNf", ".nAn", "[]", "{}"]
+           "_", "_1", "1e0_", "-_1", ".iNf", ".nAn", "[]", "{}", "\\ud83d", "\\uDC00", "\\", "u"]
 _YAMLISH = st.lists(st.sampled_from(_PIECES), max_size=12).map("".join)
 
 
