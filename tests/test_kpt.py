@@ -162,8 +162,8 @@ def test_source_function_sink_writes_what_render_writes(tmp_path: Path) -> None:
 
 def test_rerender_drops_comments_written_into_generated_files(tmp_path: Path) -> None:
     """README, "Ownership, idempotency, pruning": generated objects are new objects to kpt on every
-    render, so a comment written into a generated file is gone after the next render, and the file is
-    again exactly what the first render wrote (the fixed point the benchmark's re-render rests on)."""
+    render, so a comment written into a generated file is silently gone after the next render, and the
+    file is again exactly what the first render wrote (the fixed point the benchmark's re-render rests on)."""
     need_tool("kpt")
     env = tool_env(**GIT_ENV)
     pkg = tmp_path / "acme"
