@@ -123,9 +123,9 @@ def _kpt_renders(pkg: Path, scratch: Path, rounds: int) -> dict[str, list[float]
     rendered, rendered_again = scratch / "rendered", scratch / "rendered-again"
     function = shlex.join(FUNCTION)
     kpt_render(pkg, f"set -e; {function} > {recorded}; exec cat {recorded}", keep=rendered)
-    kpt_render(rendered, f"set -e; {function} > {recorded_again}; exec cat {recorded_again}", keep=rendered_again)
     if b"\n  kind: ExternalSecret\n" not in recorded.read_bytes():
         raise SystemExit(f"{pkg}: the function generated no ExternalSecrets; nothing to measure")
+    kpt_render(rendered, f"set -e; {function} > {recorded_again}; exec cat {recorded_again}", keep=rendered_again)
     if not _same_files(rendered, rendered_again):
         raise SystemExit("re-rendering the rendered package changed it: the function is not idempotent in kpt")
     variants = {"noop": (pkg, "exec cat", None), "function": (pkg, "exec " + function, None),
