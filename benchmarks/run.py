@@ -122,16 +122,17 @@ def _kpt_renders(pkg: Path, scratch: Path, rounds: int) -> dict[str, list[float]
     recorded, recorded_again = scratch / "recorded.yaml", scratch / "recorded-again.yaml"
     rendered, rendered_again = scratch / "rendered", scratch / "rendered-again"
     function = shlex.join(FUNCTION)
+    run_function = "exec " + function
     kpt_render(pkg, f"set -e; {function} > {recorded}; exec cat {recorded}", keep=rendered)
     if b"\n  kind: ExternalSecret\n" not in recorded.read_bytes():
         raise SystemExit(f"{pkg}: the function generated no ExternalSecrets; nothing to measure")
     kpt_render(rendered, f"set -e; {function} > {recorded_again}; exec cat {recorded_again}", keep=rendered_again)
     if not _same_files(rendered, rendered_again):
         raise SystemExit("re-rendering the rendered package changed it: the function is not idempotent in kpt")
-    variants = {"noop": (pkg, "exec cat", None), "function": (pkg, "exec " + function, None),
+    variants = {"noop": (pkg, "exec cat", None), "function": (pkg, run_function, None),
                 "replay": (pkg, f"cat > /dev/null; exec cat {recorded}", None),
-                "object": (pkg, "exec " + function, {"fileLayout": "object"}),
-                "noop again": (rendered, "exec cat", None), "function again": (rendered, "exec " + function, None),
+                "object": (pkg, run_function, {"fileLayout": "object"}),
+                "noop again": (rendered, "exec cat", None), "function again": (rendered, run_function, None),
                 "replay again": (rendered, f"cat > /dev/null; exec cat {recorded_again}", None)}
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):

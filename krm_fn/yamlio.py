@@ -134,7 +134,8 @@ def resolve_plain(text: str) -> str:
         # go-yaml removes every "_" from a text starting with a digit or a sign before reading it as a number
         plain = text if first == "." else text.replace("_", "")
         if _GO_NUMBER.match(plain) or _GO_SPECIAL_FLOAT.match(text):
-            return FLOAT if ("." in plain or "e" in plain or "E" in plain) and not plain.lower().startswith(("0x", "-0x", "+0x")) else INT
+            hexadecimal = plain.lower().startswith(("0x", "-0x", "+0x"))
+            return FLOAT if ("." in plain or "e" in plain or "E" in plain) and not hexadecimal else INT
     return STR
 
 

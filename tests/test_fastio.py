@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TESTDATA, run_process, run_text, run_text_exact, same
+from conftest import ROOT, TESTDATA, run_process, run_text, run_text_exact, same
 from krm_fn import fastio, krm, limits, yamlio
 from krm_fn.yamlio import RawScalar
 
@@ -528,8 +528,6 @@ def test_the_candidate_scan_finds_every_place_the_native_parser_could_misread(te
 # --- one file at a time: what `secretref-fn render` reads -------------------------------------------------
 
 def _yaml_files() -> list:
-    from conftest import ROOT
-
     return sorted(p for top in ("examples", "testdata") for p in (ROOT / top).rglob("*")
                   if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
 
@@ -609,7 +607,8 @@ def test_files_the_fast_path_leaves_to_yamlio(text: str) -> None:
 
 
 def test_a_file_deeper_than_the_cap_is_left_to_yamlio() -> None:
-    deep = "".join(f"{'  ' * i}k{i}:\n" for i in range(limits.CAPS.maxDepth + 2)) + "  " * (limits.CAPS.maxDepth + 2) + "v: 1\n"
+    levels = limits.CAPS.maxDepth + 2
+    deep = "".join(f"{'  ' * i}k{i}:\n" for i in range(levels)) + "  " * levels + "v: 1\n"
     assert fastio.load_document(deep) is None
     with pytest.raises((yamlio.YamlError, limits.LimitError)):
         yamlio.load_all(deep)
