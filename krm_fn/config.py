@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import durations, limits, models, names
-from .krm import Results, type_name
+from .krm import Results, field_key, type_name
 from .yamlio import INT, RawScalar
 
 CONFIG_API_VERSION = "fn.openchoreo.dev/v1alpha1"
@@ -117,7 +117,7 @@ def _from_configmap(data: Any, results: Results, obj: dict) -> dict | None:
     ok = True
     for key, value in data.items():
         if not isinstance(value, str):
-            results.error(f"ConfigMap values are strings; quote the value of {key!r}", obj, f"data.{key}")
+            results.error(f"ConfigMap values are strings; quote the value of {key!r}", obj, field_key("data", key))
             ok = False
             continue
         values[key] = [p.strip() for p in value.split(",") if p.strip()] if key in _LIST_FIELDS else value
@@ -132,7 +132,7 @@ def load(function_config: dict | None, results: Results) -> FunctionConfig | Non
     api = function_config.get("apiVersion")
     if kind == "ConfigMap" and api == "v1":
         values = _from_configmap(function_config.get("data"), results, function_config)
-        prefix = "data"
+        prefix, keyed = "data", True
     elif kind == CONFIG_KIND and api == CONFIG_API_VERSION:
         spec = function_config.get("spec")
         if spec is not None and not isinstance(spec, dict):
@@ -144,7 +144,7 @@ def load(function_config: dict | None, results: Results) -> FunctionConfig | Non
         if stray:
             return None
         values = dict(spec or {})
-        prefix = "spec"
+        prefix, keyed = "spec", False
     else:
         results.error(f"unsupported function config {api}/{kind}: use {CONFIG_API_VERSION} {CONFIG_KIND} "
                       "or a v1 ConfigMap", function_config, "kind")
@@ -154,9 +154,14 @@ def load(function_config: dict | None, results: Results) -> FunctionConfig | Non
     try:
         return FunctionConfig.model_validate(values)
     except ValidationError as exc:
-        for path, message in models.validation_problems(exc, prefix):
+        for path, message in models.validation_problems(exc, prefix, keyed):
             results.error(f"invalid function config: {message}", function_config, path)
         return None
+
+
+def setting_path(function_config: dict, name: str) -> str:
+    """The field path of setting ``name``: ``data[planes]`` in a ConfigMap, ``spec.planes`` in a SecretFanout."""
+    return field_key("data", name) if function_config.get("kind") == "ConfigMap" else f"spec.{name}"
 
 
 def limits_of(function_config: dict | None) -> limits.Limits:

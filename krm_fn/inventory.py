@@ -300,7 +300,7 @@ def _report_hand_edit(obj: dict, results: krm.Results) -> None:
     results.error(f"changed by hand after secretref-fn generated it ({CHECKSUM_ANNOTATION} no longer matches); "
                   "kept as it is and not regenerated: make the change in the SecretReference or the function "
                   f"config and delete this object, or remove the label {MANAGED_BY_LABEL} to own it yourself",
-                  obj, f"metadata.annotations.{CHECKSUM_ANNOTATION}")
+                  obj, krm.field_key("metadata.annotations", CHECKSUM_ANNOTATION))
 
 
 def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventory:

@@ -154,6 +154,15 @@ class FileRef:
 SEVERITIES = ("error", "warning", "info")
 
 
+def field_key(path: str, key: Any) -> str:
+    """The entry ``key`` of the map at ``path``, written as Kubernetes writes field paths
+    (``metadata.annotations[secretref-fn.openchoreo.dev/plane]``): a key is the user's text and
+    may hold dots, so it is never joined to the path with one.  A key YAML read as a boolean or
+    null is written as YAML writes it."""
+    text = "true" if key is True else "false" if key is False else "null" if key is None else str(key)
+    return f"{path}[{text}]"
+
+
 @dataclass
 class Result:
     message: str

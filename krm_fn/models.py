@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Optional, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import durations, names
+from . import durations, krm, names
 
 GROUP = "openchoreo.dev"
 
@@ -148,16 +148,27 @@ class EnvironmentSpec(_Lenient):
 # --- errors ----------------------------------------------------------------------
 
 
-def field_path(loc: tuple, prefix: str = "spec") -> str:
-    """pydantic ``loc`` -> ``spec.data[0].remoteRef.key``."""
+# The models' map fields; every other name in a pydantic ``loc`` is a field (tests/test_field_paths.py checks).
+MAP_FIELDS = frozenset({"labels", "annotations"})
+
+
+def field_path(loc: tuple, prefix: str = "spec", keyed: bool = False) -> str:
+    """pydantic ``loc`` -> ``spec.data[0].remoteRef.key``; a map's key as Kubernetes writes it,
+    ``spec.template.metadata.labels[app.kubernetes.io/name]`` (see :func:`krm.field_key`).
+    ``keyed``: ``prefix`` is a map whose keys are the model's fields (a ConfigMap's ``data[mode]``)."""
     path = prefix
+    in_map = keyed
     for part in loc:
-        if isinstance(part, int):
+        if in_map and part != "[key]":
+            path = krm.field_key(path, part)
+            in_map = False
+        elif isinstance(part, int):
             path += f"[{part}]"
         elif part == "[key]":
             continue  # pydantic marks a dict key's own error; the key is already in the path
         elif isinstance(part, str) and part and not part.startswith(("function-", "union[", "str", "DataPlaneRef")):
             path += f".{part}" if path else part
+            in_map = part in MAP_FIELDS
     return path
 
 
@@ -173,10 +184,10 @@ def _message(error: dict) -> str:
     return message.removeprefix("Value error, ")
 
 
-def validation_problems(exc: ValidationError, prefix: str = "spec") -> list[tuple[str, str]]:
-    """(field path, message) pairs, one per distinct field, in pydantic's order."""
+def validation_problems(exc: ValidationError, prefix: str = "spec", keyed: bool = False) -> list[tuple[str, str]]:
+    """(field path, message) pairs, one per distinct field, in pydantic's order (``keyed``: see :func:`field_path`)."""
     seen: dict[str, str] = {}
     for error in exc.errors(include_url=False, include_input=False):
-        path = field_path(tuple(error.get("loc", ())), prefix)
+        path = field_path(tuple(error.get("loc", ())), prefix, keyed)
         seen.setdefault(path, _message(error))
     return list(seen.items())

@@ -35,11 +35,12 @@ class PlacementError(Exception):
         self.obj = obj
 
 
-def _annotation_or_label(obj: dict, key: str) -> str | None:
-    for source in (krm.annotations(obj), krm.labels(obj)):
+def _annotation_or_label(obj: dict, key: str) -> tuple[str, str, str] | None:
+    """(the annotation's value, "annotation", its field path), else the label's, else None."""
+    for what, source in (("annotation", krm.annotations(obj)), ("label", krm.labels(obj))):
         value = source.get(key)
         if isinstance(value, str) and value:
-            return value
+            return value, what, krm.field_key(f"metadata.{what}s", key)
     return None
 
 
@@ -66,24 +67,25 @@ def _visible(inv: Inventory, family: str, home: str) -> list[PlaneId]:
 def _single(need: Need, inv: Inventory) -> PlaneId:
     obj = need.consumer
     home = need.home_namespace
-    explicit = _annotation_or_label(obj, PLANE_ANNOTATION)
-    if explicit is not None:
+    found = _annotation_or_label(obj, PLANE_ANNOTATION)
+    if found is not None:
+        explicit, what, path = found
         plane = PlaneId.parse(explicit, home)
         if plane is None or plane.kind not in models.PLANE_KINDS:
-            raise PlacementError(f"annotation {PLANE_ANNOTATION}: {explicit!r} is not '<Kind>/<name>' or "
+            raise PlacementError(f"{what} {PLANE_ANNOTATION}: {explicit!r} is not '<Kind>/<name>' or "
                                  f"'<Kind>/<namespace>/<name>' with Kind one of {', '.join(models.PLANE_KINDS)}",
-                                 f"metadata.annotations.{PLANE_ANNOTATION}")
+                                 path)
         if plane not in inv.planes:
-            raise PlacementError(f"annotation {PLANE_ANNOTATION} names {plane}, which is not in the input",
-                                 f"metadata.annotations.{PLANE_ANNOTATION}")
+            raise PlacementError(f"{what} {PLANE_ANNOTATION} names {plane}, which is not in the input", path)
         return plane
     if need.family == "data":
-        env_name = _annotation_or_label(obj, OPENCHOREO_ENVIRONMENT)
-        if env_name is not None:
+        found = _annotation_or_label(obj, OPENCHOREO_ENVIRONMENT)
+        if found is not None:
+            env_name, _, path = found
             env = inv.environments.get((home, env_name))
             if env is None:
-                raise PlacementError(f"Environment {home}/{env_name} (from {OPENCHOREO_ENVIRONMENT}) is not in the input",
-                                     f"metadata.labels.{OPENCHOREO_ENVIRONMENT}")
+                raise PlacementError(
+                    f"Environment {home}/{env_name} (from {OPENCHOREO_ENVIRONMENT}) is not in the input", path)
             return environment_plane(env, inv)
     namespaced, cluster = _FAMILY_KINDS[need.family]
     defaults = [p for p in (PlaneId(k, home, "default") for k in namespaced) if p in inv.planes]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from . import krm, names, render
-from .config import FunctionConfig
+from .config import FunctionConfig, setting_path
 from .constants import TARGET_NAMESPACE_ANNOTATION
 from .consumers import Need
 from .inventory import Inventory, PlaneId, SecretRef, selected_planes
@@ -86,7 +86,8 @@ def _names_ok(need: Need, results: krm.Results) -> bool:
     problem = names.dns1123_label_problem(need.target_namespace)
     if problem:
         from_annotation = krm.annotations(need.consumer).get(TARGET_NAMESPACE_ANNOTATION) == need.target_namespace
-        path = f"metadata.annotations.{TARGET_NAMESPACE_ANNOTATION}" if from_annotation else "metadata.namespace"
+        path = (krm.field_key("metadata.annotations", TARGET_NAMESPACE_ANNOTATION) if from_annotation
+                else "metadata.namespace")
         _consumer_error(results, need, f"target namespace {need.target_namespace!r} {problem}", path)
         return False
     problem = names.dns1123_subdomain_problem(need.target_name)
@@ -109,12 +110,10 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
           function_config: dict | None) -> list[Planned]:
     selected = selected_planes(config)
     if selected is not None:
-        prefix = None
-        if function_config is not None:
-            prefix = "data.planes" if function_config.get("kind") == "ConfigMap" else "spec.planes"
+        path = setting_path(function_config, "planes") if function_config is not None else None
         for plane in sorted(selected - set(inv.planes)):
             results.error(f"planes: {plane} is not in the input" if function_config is not None
-                          else f"plane {plane} is not in the input", function_config, prefix)
+                          else f"plane {plane} is not in the input", function_config, path)
     planned: dict[tuple[PlaneId, str, str], Planned] = {}
     storeless: dict[PlaneId, list[str]] = {}
     broken: set[tuple[str, str]] = set()  # ExternalSecrets missing a picked entry: not rendered half

@@ -77,7 +77,8 @@ def _containers(spec, holder: dict, path: str) -> list[tuple[str, dict, str]]:
     legacy = get(spec, "containers")
     if isinstance(legacy, dict):
         # (sorted by the names' text: a key YAML reads as a number or boolean must not stop the run)
-        out.extend((name, c, f"{path}.containers.{name}") for name, c in sorted(legacy.items(), key=_name_text)
+        out.extend((name, c, krm.field_key(f"{path}.containers", name))
+                   for name, c in sorted(legacy.items(), key=_name_text)
                    if isinstance(c, dict))
     return out
 

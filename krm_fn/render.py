@@ -125,7 +125,7 @@ def _registry_server(ref: SecretRef) -> str | None:
     if not isinstance(literal, str) or not _SAFE_SERVER.match(literal):
         raise RenderError(f"annotation {REGISTRY_SERVER_ANNOTATION} must be a registry host or URL "
                           "(letters, digits and . : / @ - _ only)",
-                          f"metadata.annotations.{REGISTRY_SERVER_ANNOTATION}")
+                          krm.field_key("metadata.annotations", REGISTRY_SERVER_ANNOTATION))
     return json.dumps(literal)
 
 

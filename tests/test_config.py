@@ -43,4 +43,4 @@ def test_mode_accepts_render_and_validate_only() -> None:
     cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"mode": "check"}}
     assert fnconfig.load(cfg, results) is None
     assert [(r.field_path, r.message) for r in results] == [
-        ("data.mode", "invalid function config: Input should be 'render' or 'validate'")]
+        ("data[mode]", "invalid function config: Input should be 'render' or 'validate'")]

@@ -99,7 +99,7 @@ def test_invalid_config_still_explains_the_problem(tmp_path) -> None:
                                           "data: {outputDir: ../out}\n")
     out = _cli("--config", str(tmp_path / "config.yaml"), str(QUICKSTART))
     assert out.startswith("No ExternalSecrets would be generated.\n")
-    assert "error: ConfigMap c data.outputDir: invalid function config" in out
+    assert "error: ConfigMap c data[outputDir]: invalid function config" in out
 
 
 def test_unreadable_input_exits_1() -> None:

@@ -219,7 +219,7 @@ def test_any_change_to_a_generated_spec_is_a_hand_edit() -> None:
     assert ownership.edited(obj)
     out = pipeline.run(rl)
     assert obj in out.items  # kept as edited, not overwritten
-    assert [r.field_path for r in out.results] == ["metadata.annotations.secretref-fn.openchoreo.dev/checksum"]
+    assert [r.field_path for r in out.results] == ["metadata.annotations[secretref-fn.openchoreo.dev/checksum]"]
     assert [ownership.identity(i) for i in out.items].count(ownership.identity(obj)) == 1
 
 
@@ -272,7 +272,7 @@ def test_a_hand_edited_object_keeps_its_place_in_a_shared_file() -> None:
     places = [(krm.annotations(i)[krm.PATH], krm.annotations(i)[krm.INDEX])
               for i in out.items if i.get("kind") == "ExternalSecret"]
     assert len(places) == 3 and len(set(places)) == 3, places
-    assert [r.field_path for r in out.results] == ["metadata.annotations.secretref-fn.openchoreo.dev/checksum"]
+    assert [r.field_path for r in out.results] == ["metadata.annotations[secretref-fn.openchoreo.dev/checksum]"]
 
 
 def test_an_object_the_user_keeps_in_a_shared_file_keeps_its_place() -> None:

@@ -1,0 +1,82 @@
+"""Field paths in results: map keys in brackets, as Kubernetes writes them (README, "Exit codes and errors")."""
+from __future__ import annotations
+
+import typing
+
+import pytest
+from pydantic import BaseModel
+
+from krm_fn import config, krm, models
+from krm_fn.krm import Results
+from krm_fn.yamlio import INT, RawScalar
+
+
+def test_a_map_key_goes_in_brackets_as_yaml_wrote_it() -> None:
+    assert krm.field_key("metadata.annotations", "a.b/c") == "metadata.annotations[a.b/c]"
+    assert krm.field_key("spec.containers", RawScalar(INT, "1")) == "spec.containers[1]"
+    assert krm.field_key("spec.containers", True) == "spec.containers[true]"
+    assert krm.field_key("spec.containers", None) == "spec.containers[null]"
+
+
+@pytest.mark.parametrize(("loc", "keyed", "path"), [
+    (("data", 0, "remoteRef", "key"), False, "spec.data[0].remoteRef.key"),
+    (("template", "metadata", "labels", "app.kubernetes.io/name"), False,
+     "spec.template.metadata.labels[app.kubernetes.io/name]"),
+    # a key's own error: pydantic adds "[key]" after the key
+    (("template", "metadata", "annotations", "bad key", "[key]"), False, "spec.template.metadata.annotations[bad key]"),
+    # a key that looks like one of pydantic's own loc markers is still a key
+    (("template", "metadata", "labels", "str"), False, "spec.template.metadata.labels[str]"),
+    (("template", "metadata", "labels"), False, "spec.template.metadata.labels"),
+    (("planes", 0), True, "data[planes][0]"),
+])
+def test_pydantic_locations(loc: tuple, keyed: bool, path: str) -> None:
+    assert models.field_path(loc, "data" if keyed else "spec", keyed) == path
+
+
+def _fields(model: type[BaseModel]) -> typing.Iterator[tuple[str, typing.Any]]:
+    """(name, annotation) of every field of ``model`` and of the models its fields hold."""
+    seen: set[type] = set()
+    todo = [model]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name, info in current.model_fields.items():
+            yield name, info.annotation
+            stack = [info.annotation]
+            while stack:
+                tp = stack.pop()
+                if isinstance(tp, type) and issubclass(tp, BaseModel):
+                    todo.append(tp)
+                stack.extend(typing.get_args(tp))
+
+
+def _is_map(annotation: typing.Any) -> bool:
+    stack = [annotation]
+    while stack:
+        tp = stack.pop()
+        if typing.get_origin(tp) is dict or tp is dict:
+            return True
+        if typing.get_origin(tp) in (typing.Union, typing.Annotated) or str(typing.get_origin(tp)) == "types.UnionType":
+            stack.extend(typing.get_args(tp))
+    return False
+
+
+def test_map_fields_are_exactly_the_models_maps() -> None:
+    roots = [m for m in vars(models).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    roots.append(config.FunctionConfig)
+    fields = [(name, annotation) for root in roots for name, annotation in _fields(root)]
+    assert fields, "no model fields found"
+    maps = {name for name, annotation in fields if _is_map(annotation)}
+    assert maps == models.MAP_FIELDS
+    assert not [name for name, annotation in fields if name in models.MAP_FIELDS and not _is_map(annotation)]
+
+
+def test_configmap_and_secretfanout_settings() -> None:
+    assert config.setting_path({"kind": "ConfigMap"}, "planes") == "data[planes]"
+    assert config.setting_path({"kind": "SecretFanout"}, "planes") == "spec.planes"
+    results = Results()
+    cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a.b": "x"}}
+    assert config.load(cfg, results) is None
+    assert [r.field_path for r in results] == ["data[a.b]"]
