@@ -130,5 +130,6 @@ def entry() -> None:
 
         main(prog_name="secretref-fn")
         return
-    _exit_when_done = True
+    # Not under a profiler or tracer (pyinstrument, cProfile, coverage): it reports when the process ends normally.
+    _exit_when_done = sys.getprofile() is None and sys.gettrace() is None
     sys.exit(guarded(run))

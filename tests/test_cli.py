@@ -181,6 +181,19 @@ def test_function_mode_does_not_import_the_command_line_library() -> None:
     assert help_.returncode == 0 and b"render" in help_.stdout
 
 
+def test_function_mode_can_be_profiled(tmp_path) -> None:
+    """The command ends its process at once when done, except under a profiler: its report is written
+    (README "Performance": the profiling commands)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "profile.out"
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "krm_fn"],
+                          input=_rl("seed-build-credentials"), capture_output=True, timeout=60)
+    assert proc.returncode == 0 and b"kind: ExternalSecret" in proc.stdout
+    assert out.stat().st_size > 0
+
+
 def test_function_mode_turns_the_cyclic_collector_back_on(monkeypatch) -> None:
     """Function mode runs without the cyclic garbage collector (speed) and restores it for in-process callers."""
     import gc
