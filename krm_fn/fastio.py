@@ -261,8 +261,8 @@ def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int, bool]:
                 child = {} if t is dict else [None] * len(v)
                 stack.append((v, child, level + 1))
                 v = child
-            elif t is int:
-                v = raw(tag, str(v))
+            elif t is int:  # (beyond 64 bits go-yaml reads a float: yamlio.resolve_plain)
+                v = raw(tag if -_INT64 <= v < _UINT64 else yamlio.FLOAT, str(v))
             if is_dict and type(k) is str:  # (a key may be a boolean or null too)
                 if k in words or (":" in k and k[0] in first):
                     odd = True
@@ -271,6 +271,8 @@ def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int, bool]:
     return root, deepest, odd
 
 
+# The integers go-yaml reads as integers: int64, or uint64 without a sign (a canonical integer has none).
+_INT64, _UINT64 = 2 ** 63, 2 ** 64
 # Strings up to this length are shared (long ones rarely repeat).
 _SHARED = 100
 # Items parsed per yaml_rs call: the whole package's yaml_rs data never exists at once.

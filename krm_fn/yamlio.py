@@ -20,6 +20,7 @@ escapes this module.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Iterator
 
@@ -95,9 +96,10 @@ class RawScalar:
 _GO_NULL = {"", "~", "null", "Null", "NULL"}
 _GO_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _GO_SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
-# Numbers as go-yaml reads them (strconv.ParseInt/ParseUint base 0 after
-# removing "_", its float pattern, 0b/0o prefixes).  Deliberately generous:
-# treating a string as a RawScalar only keeps its text, which is harmless.
+# Texts that may be numbers to go-yaml (strconv.ParseInt/ParseUint base 0 after
+# removing "_", its float pattern, 0b/0o prefixes): a superset, the syntax
+# only (fastio sends every item holding one to this module); whether one is a
+# number, and which, is :func:`_go_number`'s to say.
 _GO_NUMBER = re.compile(
     r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+"
     r"|(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?)$"
@@ -119,6 +121,15 @@ _YAML11_NUMBER = re.compile(
 )
 
 
+# go-yaml v3's number syntax (resolve.go): strconv's base-0 integers (a sign, then a 0x/0b/0o prefix, a
+# leading 0 for octal, or decimal digits), its yamlStyleFloat, and what strconv.ParseFloat reads of a text
+# starting with "." (no "_" there: ParseFloat allows one only after a base prefix).
+_GO_INT = re.compile(r"^([-+]?)(?:0[xX]([0-9a-fA-F]+)|0[bB]([01]+)|0[oO]([0-7]+)|0([0-7]*)|([1-9][0-9]*))$")
+_GO_INT_BASES = (16, 2, 8, 8, 10)
+_GO_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_GO_DOT_FLOAT = re.compile(r"^\.[0-9]+(?:[eE][-+]?[0-9]+)?$")
+
+
 def resolve_plain(text: str) -> str:
     """The tag go-yaml v3 gives an untagged plain scalar."""
     if text in _GO_NULL:
@@ -131,11 +142,32 @@ def resolve_plain(text: str) -> str:
     if first in "0123456789+-.":
         if _GO_TIMESTAMP.match(text):
             return TIMESTAMP
+        if _GO_SPECIAL_FLOAT.match(text):
+            return FLOAT
         # go-yaml removes every "_" from a text starting with a digit or a sign before reading it as a number
         plain = text if first == "." else text.replace("_", "")
-        if _GO_NUMBER.match(plain) or _GO_SPECIAL_FLOAT.match(text):
-            hexadecimal = plain.lower().startswith(("0x", "-0x", "+0x"))
-            return FLOAT if ("." in plain or "e" in plain or "E" in plain) and not hexadecimal else INT
+        if _GO_NUMBER.match(plain):
+            return _go_number(plain, first)
+    return STR
+
+
+def _go_number(plain: str, first: str) -> str:
+    """INT, FLOAT or STR, as go-yaml v3 reads a text :data:`_GO_NUMBER` matches (``_`` removed unless it
+    starts with "."): an integer strconv reads in 64 bits (signed, or unsigned without a sign), else a
+    finite float; anything else, such as ``0x1FFFFFFFFFFFFFFFF``, ``1e999`` or ``._5``, is a string."""
+    if first == ".":
+        return FLOAT if _GO_DOT_FLOAT.match(plain) and math.isfinite(float(plain)) else STR
+    found = _GO_INT.match(plain)
+    if found is not None:
+        sign = found.group(1)
+        index, digits = next((i, g) for i, g in enumerate(found.groups()[1:]) if g is not None)
+        digits = digits.lstrip("0") or "0"
+        if len(digits) <= 64:  # (more digits than 64 bits hold in any base: out of range; int() is never slow)
+            value = int(digits, _GO_INT_BASES[index])
+            if (sign == "-" and value <= 2 ** 63) or (sign == "+" and value < 2 ** 63) or (not sign and value < 2 ** 64):
+                return INT
+    if _GO_FLOAT.match(plain) and math.isfinite(float(plain)):
+        return FLOAT
     return STR
 
 
@@ -208,13 +240,20 @@ def _json_object_hook_pairs(pairs: list) -> dict:
     return out
 
 
+def _json_number(text: str) -> Any:
+    """A JSON number as go-yaml reads it (JSON is YAML to kpt): ``1e999`` is a string there, and an
+    integer beyond 64 bits a float; the text is kept."""
+    tag = resolve_plain(text)
+    return text if tag == STR else RawScalar(tag, text)
+
+
 def _load_json(text: str) -> Any:
     try:
         return json.loads(
             text,
             object_pairs_hook=_json_object_hook_pairs,
-            parse_int=lambda s: RawScalar(INT, s),
-            parse_float=lambda s: RawScalar(FLOAT, s),
+            parse_int=_json_number,
+            parse_float=_json_number,
             parse_constant=lambda s: RawScalar(FLOAT, s),
         )
     except json.JSONDecodeError as exc:

@@ -151,12 +151,17 @@ def test_items_the_native_parser_could_misread_are_read_by_yamlio(item: str, rea
 def test_canonical_integers_and_yaml_1_2_words_take_the_native_path() -> None:
     text = RL + ("- apiVersion: v1\n  kind: Service\n  metadata:\n    name: s\n  spec:\n    ports:\n"
                  "    - port: 80\n      targetPort: -1\n      big: 123456789012345678901234567890\n"
+                 # the 64-bit edges: go-yaml reads an integer up to uint64 (int64 below zero), then a float
+                 "      u64: 18446744073709551615\n      over: 18446744073709551616\n"
+                 "      i64: -9223372036854775808\n      under: -9223372036854775809\n"
                  "    flag: true\n    none: ~\n    word: yes-really\n"
                  "    schedule: '*/5 * * * *'\n    every: \"*/10 * * * *\"\n")  # quoted: no alias here
     docs, reader = load(text)
     item = docs[0]["items"][0]
     assert reader.text_of(item) is not None
     assert item["spec"]["ports"][0]["port"] == RawScalar(yamlio.INT, "80")
+    assert [item["spec"]["ports"][0][k].tag for k in ("u64", "over", "i64", "under")] == [
+        yamlio.INT, yamlio.FLOAT, yamlio.INT, yamlio.FLOAT]
     assert same(docs, yamlio.load_all(text)) is None
 
 

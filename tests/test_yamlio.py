@@ -51,6 +51,31 @@ def test_numbers_with_underscores_are_typed_as_go_yaml_types_them(text: str, tag
     assert yamlio.load_all(f"v: {text}")[0]["v"].tag == tag
 
 
+# go-yaml v3 (resolve.go) reads a number only where strconv does: integers in 64 bits (signed, or
+# unsigned without a sign), finite floats, and from a text starting with "." what ParseFloat reads
+# there (no "_"). Anything else that looks like a number is a string.
+@pytest.mark.parametrize("text, tag", [
+    ("0xFFFFFFFFFFFFFFFF", yamlio.INT), ("0x1_0000_0000_0000_0000", yamlio.STR),
+    ("+0x7FFFFFFFFFFFFFFF", yamlio.INT), ("+0x8000000000000000", yamlio.STR),  # ParseUint takes no sign
+    ("-0x8000000000000000", yamlio.INT), ("-0x8000000000000001", yamlio.STR),
+    ("0b" + "1" * 64, yamlio.INT), ("0b1" + "0" * 64, yamlio.STR), ("0o1777777777777777777777", yamlio.INT),
+    ("0o2000000000000000000000", yamlio.STR), ("0x" + "0" * 5000 + "1", yamlio.INT),
+    ("18446744073709551615", yamlio.INT), ("18446744073709551616", yamlio.FLOAT), ("0789", yamlio.FLOAT),
+    ("1e308", yamlio.FLOAT), ("1e309", yamlio.STR), ("-1e400", yamlio.STR), ("1e-400", yamlio.FLOAT),
+    ("9" * 400, yamlio.STR),
+    (".5", yamlio.FLOAT), (".5e3", yamlio.FLOAT), ("._5", yamlio.STR), (".5_", yamlio.STR), (".5e999", yamlio.STR),
+    ("0x", yamlio.STR), ("0o", yamlio.STR), ("0b2", yamlio.STR), ("1e", yamlio.STR),
+])
+def test_numbers_are_what_strconv_reads(text: str, tag: str) -> None:
+    assert yamlio.resolve_plain(text) == tag
+    value = yamlio.load_all(f"v: {text}")[0]["v"]
+    if tag == yamlio.STR:
+        assert value == text
+        assert yaml.safe_load(yamlio.dump({"v": value}))["v"] == text  # quoted for YAML 1.1 readers
+    else:
+        assert isinstance(value, RawScalar) and value.tag == tag and yamlio.dump({"v": value}) == f"v: {text}\n"
+
+
 @pytest.mark.parametrize("text", ["_1", "_1_000", "x_1"])  # go-yaml reads a number only from a digit or a sign on
 def test_a_leading_underscore_is_a_string(text: str) -> None:
     assert yamlio.load_all(f"v: {text}")[0]["v"] == text
@@ -99,6 +124,13 @@ def test_python_tags_are_refused() -> None:
 def test_json_numbers_keep_their_text() -> None:
     doc = yamlio.load_all('{"a": 1.50, "b": 10000000000000000000000, "c": "on"}')[0]
     assert yamlio.dump(doc) == "a: 1.50\nb: 10000000000000000000000\nc: 'on'\n"
+
+
+def test_json_numbers_mean_what_go_yaml_reads() -> None:
+    """kpt reads JSON as YAML: an integer beyond 64 bits is a float, one beyond a float's range a string."""
+    doc = yamlio.load_all('{"i": 9223372036854775807, "b": 10000000000000000000000, "s": 1e999}')[0]
+    assert (doc["i"].tag, doc["b"].tag, doc["s"]) == (yamlio.INT, yamlio.FLOAT, "1e999")
+    assert yamlio.dump(doc) == "i: 9223372036854775807\nb: 10000000000000000000000\ns: '1e999'\n"
 
 
 def test_invalid_utf8_and_bom() -> None:
