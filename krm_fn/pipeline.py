@@ -61,7 +61,8 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
              + workflowruns.find(items, inv, results) + list(consumers.target_plane_needs(inv)))
     # `planes` set by the caller (render --plane) is not the config's to be blamed for.
     planes_source = None if overrides and "planes" in overrides else rl.function_config
-    planned = plan.build(needs, inv, config, results, planes_source)
+    elsewhere: set[int] = set()  # consumers with needs on planes outside `planes`
+    planned = plan.build(needs, inv, config, results, planes_source, elsewhere)
     renderable: list[plan.Planned] = []
     for item in planned:
         try:
@@ -79,7 +80,7 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     else:
         annotate = consumers.consumer_annotations([n for p in kept for n in p.needs])
         out = reconcile.merge(items, inv, [render.Pending(p, config, i) for p, i in zip(kept, indexes)], annotate,
-                              config)
+                              config, elsewhere)
     if config.externalSecretAPIVersion.endswith("v1beta1"):
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
                         "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)

@@ -107,7 +107,9 @@ def _invalid_planes_hint(need: Need, inv: Inventory) -> str:
 
 
 def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: krm.Results,
-          function_config: dict | None) -> list[Planned]:
+          function_config: dict | None, elsewhere: set[int] | None = None) -> list[Planned]:
+    """The ExternalSecrets the needs ask for.  ``elsewhere`` gains the ids of the consumers whose needs go
+    to planes outside the run's ``planes`` (what points at those planes is left as it is)."""
     selected = selected_planes(config)
     if selected is not None:
         path = setting_path(function_config, "planes") if function_config is not None else None
@@ -134,6 +136,8 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
             continue
         for plane_id in targets:
             if selected is not None and plane_id not in selected:
+                if elsewhere is not None:
+                    elsewhere.add(id(need.consumer))
                 continue
             plane = inv.planes[plane_id]
             if plane.store is None:

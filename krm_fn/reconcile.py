@@ -54,7 +54,10 @@ def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
 
 
 def merge(items: list, inv: Inventory, generated: list, annotate: dict[int, dict[str, str]],
-          config: FunctionConfig) -> list:
+          config: FunctionConfig, elsewhere: set[int] = frozenset()) -> list:
+    """The output items.  ``annotate``: annotations to write on consumers (by id); a consumer annotation
+    not asked for is stale and removed, unless the consumer is ``elsewhere``'s (its need goes to a plane
+    outside the run's ``planes``: that plane's objects, and what points at them, pass through)."""
     if config.output == "generated":
         return list(generated)
     out = []
@@ -64,7 +67,8 @@ def merge(items: list, inv: Inventory, generated: list, annotate: dict[int, dict
         extra = annotate.get(id(obj)) if isinstance(obj, dict) else None
         if extra:
             obj = _with_annotations(obj, extra)
-        elif isinstance(obj, dict) and any(k in krm.annotations(obj) for k in CONSUMER_ANNOTATIONS):
+        elif (isinstance(obj, dict) and id(obj) not in elsewhere
+              and any(k in krm.annotations(obj) for k in CONSUMER_ANNOTATIONS)):
             obj = krm.without_annotations(obj, CONSUMER_ANNOTATIONS.__contains__)  # its ExternalSecret is gone
         out.append(obj)
     out.extend(generated)

@@ -124,20 +124,31 @@ def test_example_kptfile_runs_the_installed_command() -> None:
 
 
 def test_readme_kpt_commands_run(tmp_path: Path) -> None:
-    """The README's kpt commands, pasted (after the install), work on a copy of the example."""
+    """The README's kpt commands, pasted (after the install), work on a copy of the example; on the
+    rendered package each one-off run changes nothing: a run limited to one plane leaves the other
+    planes' files, and the Build annotation that points at the build plane's, as they are."""
     need_tool("kpt")
     section = (ROOT / "README.md").read_text().split("\n## kpt\n", 1)[1].split("\n## ", 1)[0]
-    commands = [c.replace("pip install . && ", "").replace("/tmp/acme", str(tmp_path / "acme"))
-                for c in re.findall(r"```sh\n(.+?)\n```", section, re.S)]
-    assert len(commands) == 2
-    for command in commands:
+    render, one_offs = [c.replace("pip install . && ", "").replace("/tmp/acme", str(tmp_path / "acme"))
+                        for c in re.findall(r"```sh\n(.+?)\n```", section, re.S)]
+
+    def run(command: str) -> None:
         proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=ROOT, env=tool_env(),
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, command + proc.stdout + proc.stderr
+
+    run(render)
     planes = tmp_path / "acme" / "planes"
     assert sorted(str(p.relative_to(planes)) for p in planes.rglob("*.yaml")) == [
         "buildplane/ci/acme/externalsecrets.yaml", "dataplane/production/acme/externalsecrets.yaml",
         "dataplane/staging/acme/externalsecrets.yaml"]
+    rendered = _tree(tmp_path / "acme")
+    assert any(b"secretref-fn.openchoreo.dev/credentials-secret:" in data for data in rendered.values())
+    lines = one_offs.splitlines()
+    assert len(lines) == 2 and "planes=" in lines[0]
+    for command in lines:
+        run(command)
+        assert _tree(tmp_path / "acme") == rendered, command
 
 
 def test_source_function_sink_writes_what_render_writes(tmp_path: Path) -> None:
