@@ -59,6 +59,13 @@ GENERATORS = {
 }
 
 
+def test_readme_counts_the_cases() -> None:
+    readme = (BAD.parent.parent / "README.md").read_text()
+    assert f"`testdata/bad/<case>/` holds {len(CASES)} such cases" in readme
+    generated = [case for case in CASES if "generate" in expectation(case)]
+    assert len(generated) == len(GENERATORS) == 3  # the README names the three
+
+
 def stdin_of(case: str, expect: dict) -> bytes:
     if "generate" in expect:
         return GENERATORS[expect["generate"]]()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -308,3 +309,17 @@ def test_terminal_gets_the_rich_table() -> None:
     assert raw != out  # styled
     assert "┃ Plane" in out and "acme/orders-db" in out
     assert "PLANE  " not in out  # not the plain-text header
+
+
+def test_readme_review_workflow_commands_run() -> None:
+    """The review workflow's explain commands, on the repository itself as the base (the worktree step
+    needs a remote): no changes, and a Mermaid graph."""
+    section = (ROOT / "README.md").read_text().split("A review workflow can post", 1)[1]
+    block = re.search(r"```sh\n(.+?)\n```", section, re.S).group(1).splitlines()
+    assert block[0] == "git worktree add ../base origin/main"
+    diff, mermaid = (shlex.split(line.replace("../base/", f"{ROOT}/")) for line in block[1:])
+    assert diff[:2] == mermaid[:2] == ["secretref-fn", "explain"]
+    shown = run_process(diff[1:], cwd=ROOT)
+    assert shown.returncode == 0 and shown.stdout.decode().strip() == "No ExternalSecret changes.", shown.stderr
+    graph = run_process(mermaid[1:], cwd=ROOT)
+    assert graph.returncode == 0 and graph.stdout.startswith(b"graph LR"), graph.stdout[:200]

@@ -188,3 +188,22 @@ def test_rerender_drops_comments_written_into_generated_files(tmp_path: Path) ->
     generated.write_text("# a reviewer's note\n" + noted)
     _run(["kpt", "fn", "render", ".", "--allow-exec"], pkg, env)
     assert _tree(pkg) == rendered
+
+
+def test_readme_validator_commands_run(tmp_path: Path) -> None:
+    """README, "Lint for CI and kpt validators": the Kptfile entry, appended by the pasted command to a
+    copy of the kpt example, runs the function as a validator after the mutator, and passes."""
+    need_tool("kpt")
+    section = (ROOT / "README.md").read_text().split("\n## Lint for CI and kpt validators\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    entry = re.search(r"```yaml\n# Kptfile\n(.+?)```", section, re.S).group(1)
+    block = re.findall(r"```sh\n(.+?)\n```", section, re.S)[-1]
+    command = block.replace("/tmp/acme-check", str(tmp_path / "acme-check"))
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=ROOT, env=tool_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    kptfile = yaml.safe_load((tmp_path / "acme-check" / "Kptfile").read_text())
+    documented = yaml.safe_load(entry)["pipeline"]["validators"]
+    assert [{k: v for k, v in fn.items() if k != "name"} for fn in kptfile["pipeline"]["validators"]] == documented
+    assert "Successfully executed 2 function(s)" in proc.stderr, proc.stderr  # the mutator and the validator
+    assert (tmp_path / "acme-check" / "planes").is_dir()
