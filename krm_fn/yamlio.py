@@ -254,7 +254,7 @@ def _load_json(text: str) -> Any:
             object_pairs_hook=_json_object_hook_pairs,
             parse_int=_json_number,
             parse_float=_json_number,
-            parse_constant=lambda s: RawScalar(FLOAT, s),
+            parse_constant=str,  # NaN, Infinity: not JSON; plain strings to a YAML reader (go-yaml, kpt)
         )
     except json.JSONDecodeError as exc:
         raise YamlError(f"invalid JSON: {exc.msg}", exc.lineno) from None

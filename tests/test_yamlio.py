@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from krm_fn import yamlio
+from krm_fn import limits, yamlio
 from krm_fn.yamlio import RawScalar
 
 # Plain scalars that go-yaml v3 reads as strings, but YAML 1.1 readers
@@ -124,6 +124,15 @@ def test_python_tags_are_refused() -> None:
 def test_json_numbers_keep_their_text() -> None:
     doc = yamlio.load_all('{"a": 1.50, "b": 10000000000000000000000, "c": "on"}')[0]
     assert yamlio.dump(doc) == "a: 1.50\nb: 10000000000000000000000\nc: 'on'\n"
+
+
+def test_json_is_read_as_a_yaml_reader_reads_it() -> None:
+    """JSON input takes a faster reader; it must give what the YAML reader gives (kpt reads JSON as YAML),
+    NaN and Infinity (not JSON, plain words to YAML) included: never a tag go-yaml would refuse."""
+    text = '{"a": 1.50, "b": 10000000000000000000000, "c": 1e999, "d": NaN, "e": -Infinity, "f": [1, "x"]}'
+    assert yamlio.load_all(text) == yamlio._load_yaml(text, limits.Measure())
+    assert yamlio.dump(yamlio.load_all(text)[0]) == ("a: 1.50\nb: 10000000000000000000000\nc: '1e999'\nd: NaN\n"
+                                                      "e: -Infinity\nf:\n- 1\n- x\n")
 
 
 def test_json_numbers_mean_what_go_yaml_reads() -> None:
