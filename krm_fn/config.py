@@ -154,7 +154,7 @@ def load(function_config: dict | None, results: Results) -> FunctionConfig | Non
     try:
         return FunctionConfig.model_validate(values)
     except ValidationError as exc:
-        for path, message in models.validation_problems(exc, prefix, keyed):
+        for path, message in models.validation_problems(exc, prefix, keyed, values):
             results.error(f"invalid function config: {message}", function_config, path)
         return None
 

@@ -80,8 +80,10 @@ def _body(pattern: re.Pattern) -> str:
 
 _NUMBER_OR_TIMESTAMP = (
     rf"(?:{_body(yamlio._GO_TIMESTAMP)}|{_body(yamlio._GO_NUMBER)}|{_body(yamlio._GO_SPECIAL_FLOAT)}"
-    # and what yaml_rs alone reads as a number: "_" anywhere ("_1", "-_1", "1e0_"), ".iNf"/".nAn" in any case
-    r"|[-+]?(?=[0-9_.]*[0-9])[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9_]*)?|[-+]?\.(?i:inf)|\.(?i:nan))")
+    # and what yaml_rs alone reads as a number: "_" anywhere ("_1", "-_1", "1e0_"), ".iNf"/".nAn" in any case;
+    # what go-yaml reads as one once it drops every "_" ("1e_+5", "0_x1F", "0_b-1")
+    r"|[-+]?(?=[0-9_.]*[0-9])[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+_]*[0-9_]*)?|[-+]?\.(?i:inf)|\.(?i:nan)"
+    r"|[-+]?_*0_*[xXbBoO][-+_0-9a-fA-F]*)")
 # A plain scalar starts after a space or at a line start (a key, or a value
 # after "key: " or "- "); what follows a tag, anchor, flow indicator or "? "
 # is sent to yamlio anyway.
@@ -97,8 +99,10 @@ _DIFFERS = _Pattern(
     r"|\?\s"                                  # complex keys
     r"|:\s|[\[{][\]}][ ]*:"                   # an empty key (": x"), an empty flow collection as a key
     r"|-?[0-9]+:\s"                            # integer keys
-    # a plain scalar go-yaml reads as a number or timestamp, other than a canonical decimal integer
-    rf"|(?!(?:0|-?[1-9][0-9]*):?\s){_NUMBER_OR_TIMESTAMP}:?(?=\s))")
+    # a plain scalar go-yaml reads as a number or timestamp, other than a canonical decimal integer of at
+    # most 18 digits (always 64 bits: a longer one may be a float or a string to go-yaml, and too long for
+    # Python's int-to-text conversion)
+    rf"|(?!(?:0|-?[1-9][0-9]{{0,17}}):?\s){_NUMBER_OR_TIMESTAMP}:?(?=\s))")
 # Where _DIFFERS could match (a superset: the characters each of its branches starts with).  Python's
 # regular expressions try a pattern at every position; character classes first are tried fastest.
 # A dash counts only before a digit or a dot (a number): "- " starts every block sequence entry; a
@@ -261,8 +265,8 @@ def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int, bool]:
                 child = {} if t is dict else [None] * len(v)
                 stack.append((v, child, level + 1))
                 v = child
-            elif t is int:  # (beyond 64 bits go-yaml reads a float: yamlio.resolve_plain)
-                v = raw(tag if -_INT64 <= v < _UINT64 else yamlio.FLOAT, str(v))
+            elif t is int:  # (at most 18 digits here: _DIFFERS sends longer ones to yamlio)
+                v = raw(tag, str(v))
             if is_dict and type(k) is str:  # (a key may be a boolean or null too)
                 if k in words or (":" in k and k[0] in first):
                     odd = True
@@ -271,8 +275,6 @@ def _compact(item: dict, memo: dict[str, str]) -> tuple[dict, int, bool]:
     return root, deepest, odd
 
 
-# The integers go-yaml reads as integers: int64, or uint64 without a sign (a canonical integer has none).
-_INT64, _UINT64 = 2 ** 63, 2 ** 64
 # Strings up to this length are shared (long ones rarely repeat).
 _SHARED = 100
 # Items parsed per yaml_rs call: the whole package's yaml_rs data never exists at once.

@@ -131,5 +131,14 @@ def entry() -> None:
         main(prog_name="secretref-fn")
         return
     # Not under a profiler or tracer (pyinstrument, cProfile, coverage): it reports when the process ends normally.
-    _exit_when_done = sys.getprofile() is None and sys.gettrace() is None
+    _exit_when_done = not _observed()
     sys.exit(guarded(run))
+
+
+def _observed() -> bool:
+    """Whether a profiler or tracer watches this process: set with sys.setprofile/settrace, or (Python 3.12+:
+    cProfile, coverage) registered with sys.monitoring."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6))

@@ -197,7 +197,8 @@ def _model(model: type, obj: dict, what: str) -> tuple[Any, list[tuple[str, str]
     try:
         return model.model_validate(spec), []
     except ValidationError as exc:
-        return None, [(path, f"invalid {what}: {message}") for path, message in models.validation_problems(exc)]
+        problems = models.validation_problems(exc, data=spec)
+        return None, [(path, f"invalid {what}: {message}") for path, message in problems]
 
 
 def _validate(model: type, obj: dict, results: krm.Results, what: str):

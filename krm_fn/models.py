@@ -6,7 +6,7 @@ by :func:`validation_problems`.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union, get_args
+from typing import Annotated, Any, Literal, Optional, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -152,24 +152,42 @@ class EnvironmentSpec(_Lenient):
 MAP_FIELDS = frozenset({"labels", "annotations"})
 
 
-def field_path(loc: tuple, prefix: str = "spec", keyed: bool = False) -> str:
+def field_path(loc: tuple, prefix: str = "spec", keyed: bool = False, data: Any = None) -> str:
     """pydantic ``loc`` -> ``spec.data[0].remoteRef.key``; a map's key as Kubernetes writes it,
     ``spec.template.metadata.labels[app.kubernetes.io/name]`` (see :func:`krm.field_key`).
-    ``keyed``: ``prefix`` is a map whose keys are the model's fields (a ConfigMap's ``data[mode]``)."""
+    ``keyed``: ``prefix`` is a map whose keys are the model's fields (a ConfigMap's ``data[mode]``).
+    ``data``: what was validated, to write a key YAML read as a number, boolean or null as the input
+    has it (pydantic's ``loc`` holds its repr, or 1 for true)."""
     path = prefix
     in_map = keyed
+    node = data  # what the path names so far in ``data`` (None once it cannot be followed)
     for part in loc:
         if in_map and part != "[key]":
-            path = krm.field_key(path, part)
+            key = _input_key(node, part)
+            path = krm.field_key(path, key)
+            node = node.get(key) if isinstance(node, dict) else None
             in_map = False
         elif isinstance(part, int):
             path += f"[{part}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
         elif part == "[key]":
             continue  # pydantic marks a dict key's own error; the key is already in the path
         elif isinstance(part, str) and part and not part.startswith(("function-", "union[", "str", "DataPlaneRef")):
             path += f".{part}" if path else part
+            node = node.get(part) if isinstance(node, dict) else None
             in_map = part in MAP_FIELDS
     return path
+
+
+def _input_key(node: Any, part: Any) -> Any:
+    """The key of the map ``node`` that pydantic's ``loc`` entry ``part`` stands for (else ``part``)."""
+    if isinstance(node, dict):
+        if type(part) is str and part in node:
+            return part
+        for key in node:
+            if type(key) is not str and (key == part or repr(key) == part):
+                return key
+    return part
 
 
 def _message(error: dict) -> str:
@@ -179,15 +197,17 @@ def _message(error: dict) -> str:
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "string_type":
-        return "expected a string; quote the value (YAML reads unquoted numbers, dates and true/false otherwise)"
+        what = "key" if tuple(error.get("loc", ()))[-1:] == ("[key]",) else "value"
+        return f"expected a string; quote the {what} (YAML reads unquoted numbers, dates and true/false otherwise)"
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")
 
 
-def validation_problems(exc: ValidationError, prefix: str = "spec", keyed: bool = False) -> list[tuple[str, str]]:
-    """(field path, message) pairs, one per distinct field, in pydantic's order (``keyed``: see :func:`field_path`)."""
+def validation_problems(exc: ValidationError, prefix: str = "spec", keyed: bool = False,
+                        data: Any = None) -> list[tuple[str, str]]:
+    """(field path, message) pairs, one per distinct field, in pydantic's order (see :func:`field_path`)."""
     seen: dict[str, str] = {}
     for error in exc.errors(include_url=False, include_input=False):
-        path = field_path(tuple(error.get("loc", ())), prefix, keyed)
+        path = field_path(tuple(error.get("loc", ())), prefix, keyed, data)
         seen.setdefault(path, _message(error))
     return list(seen.items())

@@ -101,8 +101,9 @@ _GO_SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 # only (fastio sends every item holding one to this module); whether one is a
 # number, and which, is :func:`_go_number`'s to say.
 _GO_NUMBER = re.compile(
-    r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+"
-    r"|(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?)$"
+    r"^(?:[-+]?(?:0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+"
+    r"|(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9_]+)?)"
+    r"|0[bo][-+][0-9_]+)$"  # go-yaml's own 0b/0o branches hand strconv what follows the prefix, a sign too
 )
 _GO_TIMESTAMP = re.compile(
     r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
@@ -122,12 +123,14 @@ _YAML11_NUMBER = re.compile(
 
 
 # go-yaml v3's number syntax (resolve.go): strconv's base-0 integers (a sign, then a 0x/0b/0o prefix, a
-# leading 0 for octal, or decimal digits), its yamlStyleFloat, and what strconv.ParseFloat reads of a text
-# starting with "." (no "_" there: ParseFloat allows one only after a base prefix).
+# leading 0 for octal, or decimal digits), its yamlStyleFloat, its own 0b/0o branches (strconv reads what
+# follows the prefix in base 2 or 8: "0b-1" is -1), and what strconv.ParseFloat reads of a text starting
+# with "." (go-yaml keeps its "_": ParseFloat allows one only between digits).
 _GO_INT = re.compile(r"^([-+]?)(?:0[xX]([0-9a-fA-F]+)|0[bB]([01]+)|0[oO]([0-7]+)|0([0-7]*)|([1-9][0-9]*))$")
 _GO_INT_BASES = (16, 2, 8, 8, 10)
 _GO_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_GO_DOT_FLOAT = re.compile(r"^\.[0-9]+(?:[eE][-+]?[0-9]+)?$")
+_GO_PREFIXED = re.compile(r"^0(?:b([-+]?[01]+)|o([-+]?[0-7]+))$")
+_GO_DOT_FLOAT = re.compile(r"^\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?$")
 
 
 def resolve_plain(text: str) -> str:
@@ -156,19 +159,36 @@ def _go_number(plain: str, first: str) -> str:
     starts with "."): an integer strconv reads in 64 bits (signed, or unsigned without a sign), else a
     finite float; anything else, such as ``0x1FFFFFFFFFFFFFFFF``, ``1e999`` or ``._5``, is a string."""
     if first == ".":
-        return FLOAT if _GO_DOT_FLOAT.match(plain) and math.isfinite(float(plain)) else STR
+        return FLOAT if _GO_DOT_FLOAT.match(plain) and _finite(plain.replace("_", "")) else STR
     found = _GO_INT.match(plain)
     if found is not None:
         sign = found.group(1)
         index, digits = next((i, g) for i, g in enumerate(found.groups()[1:]) if g is not None)
-        digits = digits.lstrip("0") or "0"
-        if len(digits) <= 64:  # (more digits than 64 bits hold in any base: out of range; int() is never slow)
-            value = int(digits, _GO_INT_BASES[index])
-            if (sign == "-" and value <= 2 ** 63) or (sign == "+" and value < 2 ** 63) or (not sign and value < 2 ** 64):
-                return INT
-    if _GO_FLOAT.match(plain) and math.isfinite(float(plain)):
+        if _in_64_bits(sign, digits, _GO_INT_BASES[index], unsigned=not sign):
+            return INT
+    if _GO_FLOAT.match(plain) and _finite(plain):
         return FLOAT
+    found = _GO_PREFIXED.match(plain)
+    if found is not None:  # (ParseInt only: what follows may carry a sign; without one ParseUint came first)
+        rest = found.group(1) or found.group(2)
+        sign = rest[0] if rest[0] in "+-" else ""
+        if _in_64_bits(sign, rest.lstrip("+-"), 2 if found.group(1) else 8, unsigned=False):
+            return INT
     return STR
+
+
+def _in_64_bits(sign: str, digits: str, base: int, unsigned: bool) -> bool:
+    """Whether strconv.ParseInt (or, ``unsigned``, ParseUint) reads ``sign`` + ``digits`` in 64 bits."""
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > 64:  # more digits than 64 bits hold in any base (and int() is never slow)
+        return False
+    value = int(digits, base)
+    return value <= 2 ** 63 if sign == "-" else value < (2 ** 64 if unsigned else 2 ** 63)
+
+
+def _finite(text: str) -> bool:
+    """Whether strconv.ParseFloat reads ``text`` (a float's syntax) without overflowing."""
+    return math.isfinite(float(text))
 
 
 def needs_quotes(text: str) -> bool:

@@ -80,3 +80,20 @@ def test_configmap_and_secretfanout_settings() -> None:
     cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a.b": "x"}}
     assert config.load(cfg, results) is None
     assert [r.field_path for r in results] == ["data[a.b]"]
+
+
+def test_a_key_yaml_read_as_another_type_is_written_as_the_input_has_it() -> None:
+    """pydantic's loc holds such a key's repr (1 for true): the path shows the key as YAML wrote it."""
+    labels = {RawScalar(INT, "1"): "v", True: "v", None: "v", "ok": "v"}
+    data = {"template": {"metadata": {"labels": labels}}}
+    locs = [("template", "metadata", "labels", repr(RawScalar(INT, "1")), "[key]"),
+            ("template", "metadata", "labels", 1, "[key]"), ("template", "metadata", "labels", "None", "[key]"),
+            ("template", "metadata", "labels", "ok")]
+    assert [models.field_path(loc, data=data) for loc in locs] == [
+        "spec.template.metadata.labels[1]", "spec.template.metadata.labels[true]",
+        "spec.template.metadata.labels[null]", "spec.template.metadata.labels[ok]"]
+    results = Results()
+    cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+           "data": {RawScalar(INT, "1"): "x", True: "y"}}
+    assert config.load(cfg, results) is None
+    assert [r.field_path for r in results] == ["data[1]", "data[true]"]

@@ -63,8 +63,15 @@ def test_numbers_with_underscores_are_typed_as_go_yaml_types_them(text: str, tag
     ("18446744073709551615", yamlio.INT), ("18446744073709551616", yamlio.FLOAT), ("0789", yamlio.FLOAT),
     ("1e308", yamlio.FLOAT), ("1e309", yamlio.STR), ("-1e400", yamlio.STR), ("1e-400", yamlio.FLOAT),
     ("9" * 400, yamlio.STR),
-    (".5", yamlio.FLOAT), (".5e3", yamlio.FLOAT), ("._5", yamlio.STR), (".5_", yamlio.STR), (".5e999", yamlio.STR),
-    ("0x", yamlio.STR), ("0o", yamlio.STR), ("0b2", yamlio.STR), ("1e", yamlio.STR),
+    (".5", yamlio.FLOAT), (".5e3", yamlio.FLOAT), (".5e999", yamlio.STR),
+    # a text starting with "." keeps its "_", which ParseFloat allows only between digits
+    (".5_5", yamlio.FLOAT), (".1_000", yamlio.FLOAT), (".5e1_0", yamlio.FLOAT), (".5E+1_0", yamlio.FLOAT),
+    ("._5", yamlio.STR), (".5_", yamlio.STR), (".5__5", yamlio.STR), (".5_e1", yamlio.STR),
+    # go-yaml's own 0b/0o branches hand ParseInt what follows the prefix, a sign included (lower case only)
+    ("0b-1", yamlio.INT), ("0b+1", yamlio.INT), ("0o-7", yamlio.INT), ("0o+7", yamlio.INT), ("0_b-_1", yamlio.INT),
+    ("0B-1", yamlio.STR), ("-0b-1", yamlio.STR), ("0b+1" + "0" * 63, yamlio.STR), ("0b-1" + "0" * 63, yamlio.INT),
+    ("0x", yamlio.STR), ("0o", yamlio.STR), ("0b2", yamlio.STR), ("1e", yamlio.STR), ("0_x1F", yamlio.INT),
+    ("1e_+5", yamlio.FLOAT),
 ])
 def test_numbers_are_what_strconv_reads(text: str, tag: str) -> None:
     assert yamlio.resolve_plain(text) == tag
