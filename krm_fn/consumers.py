@@ -304,9 +304,11 @@ _OPENCHOREO_FINDERS: dict[str, Callable[[dict, Inventory], Iterator[Need]]] = {
 
 
 def _inputs(items: list, inv: Inventory) -> Iterator[dict]:
-    """The input objects that can consume secrets (not the ones we generated)."""
+    """The input objects that can consume secrets (not the ones we generated, nor items without a string
+    apiVersion and kind: :func:`krm.check_items` reports those)."""
     for index, obj in enumerate(items):
-        if isinstance(obj, dict) and index not in inv.owned:
+        if isinstance(obj, dict) and index not in inv.owned and type(obj.get("apiVersion")) is str \
+                and type(obj.get("kind")) is str:
             yield obj
 
 

@@ -310,13 +310,15 @@ def check_items(items: Iterable[Any], results: Results) -> None:
             results.error(f"{label}: metadata must be a mapping, found a {type_name(item['metadata'])}",
                           item, "metadata")
             continue
-        missing = [f for f in ("apiVersion", "kind") if not isinstance(item.get(f), str) or not item.get(f)]
+        kind = item.get("kind")
+        label = f"{where} ({kind})" if isinstance(kind, str) and kind else where
+        wrong = [f for f in ("apiVersion", "kind") if f in item and item[f] is not None and not isinstance(item[f], str)]
+        for field in wrong:  # resourceRef holds what the item has, so kpt can still point at it (with its file)
+            results.error(f"{label}: {field} must be a string, found a {type_name(item[field])}", item, field)
+        missing = [f for f in ("apiVersion", "kind") if f not in wrong and not item.get(f)]
         if not name(item):
             missing.append("metadata.name")
         if missing:
-            kind = item.get("kind")
-            label = f"{where} ({kind})" if isinstance(kind, str) and kind else where
-            # resourceRef holds what the item has, so kpt can still point at it (with its file).
             results.error(f"{label} has no {', '.join(missing)}", item, missing[0])
 
 
