@@ -1,4 +1,6 @@
-"""Labels and annotations this function reads or writes."""
+"""Labels and annotations this function reads or writes, and the API group it writes."""
+
+ESO_GROUP = "external-secrets.io"
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "secretref-fn"

@@ -15,9 +15,8 @@ from pydantic import ValidationError
 
 from . import krm, models, names, ownership
 from .config import FunctionConfig
-from .constants import CHECKSUM_ANNOTATION, MANAGED_BY_LABEL, PLANE_ANNOTATION
+from .constants import CHECKSUM_ANNOTATION, ESO_GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
 
-ESO_GROUP = "external-secrets.io"
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -324,6 +323,10 @@ def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventor
             continue
         kind = obj.get("kind")
         api = obj.get("apiVersion")
+        if ownership.carries_label(obj):
+            results.warning(f"carries {MANAGED_BY_LABEL}: {MANAGED_BY_VALUE}, but secretref-fn generates only "
+                            "ExternalSecrets: kept as it is (remove the label)", obj,
+                            krm.field_key("metadata.labels", MANAGED_BY_LABEL))
         if kind == "Secret" and api == "v1":
             _check_plaintext_secret(obj, config, results)
         elif kind == "ExternalSecret" and isinstance(api, str) and krm.group(api) == ESO_GROUP:

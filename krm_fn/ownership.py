@@ -18,11 +18,20 @@ import hashlib
 import json
 
 from . import krm, yamlio
-from .constants import CHECKSUM_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
+from .constants import CHECKSUM_ANNOTATION, ESO_GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
 
 
 def is_owned(obj: dict) -> bool:
+    """An ExternalSecret with our label: what this function generates (it generates nothing else)."""
+    return carries_label(obj) and obj.get("kind") == "ExternalSecret" and _is_eso(obj.get("apiVersion"))
+
+
+def carries_label(obj: dict) -> bool:
     return krm.labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+
+def _is_eso(api: object) -> bool:
+    return isinstance(api, str) and krm.group(api) == ESO_GROUP
 
 
 def content(obj: dict) -> dict:
