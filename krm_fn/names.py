@@ -1,6 +1,7 @@
 """Kubernetes name rules, and the file paths generated objects are written to."""
 from __future__ import annotations
 
+import hashlib
 import re
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -70,7 +71,13 @@ def externalsecret_path(output_dir: str, plane_kind: str, plane_name: str, names
     leave the package.
     """
     file = f"externalsecret_{name}.yaml" if name is not None else "externalsecrets.yaml"
+    if len(file) > MAX_FILE_NAME:  # a name of 241 to 253 characters: its first 200 and a hash of it
+        file = f"externalsecret_{name[:200]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}.yaml"
     return f"{output_dir}/{plane_kind.lower()}/{plane_name}/{namespace}/{file}"
+
+
+# The longest file or folder name file systems take (NAME_MAX on Linux and macOS; kpt cannot save a longer one).
+MAX_FILE_NAME = 255
 
 
 def output_dir_problem(value: str) -> str | None:
@@ -82,6 +89,8 @@ def output_dir_problem(value: str) -> str | None:
     parts = value.split("/")
     if any(p in ("", ".", "..") for p in parts):
         return "must not contain empty, '.' or '..' segments"
+    if any(len(p) > MAX_FILE_NAME for p in parts):
+        return f"a folder name must be at most {MAX_FILE_NAME} characters"
     if not all(re.match(r"^[A-Za-z0-9_.-]+$", p) for p in parts):
         return "segments may contain only letters, digits, '.', '_' and '-'"
     return None

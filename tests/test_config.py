@@ -44,3 +44,10 @@ def test_mode_accepts_render_and_validate_only() -> None:
     assert fnconfig.load(cfg, results) is None
     assert [(r.field_path, r.message) for r in results] == [
         ("data[mode]", "invalid function config: Input should be 'render' or 'validate'")]
+
+
+def test_output_dir_folder_names_fit_a_file_system() -> None:
+    from krm_fn import names
+
+    assert names.output_dir_problem("planes/" + "a" * 255) is None
+    assert names.output_dir_problem("planes/" + "a" * 256) == "a folder name must be at most 255 characters"
