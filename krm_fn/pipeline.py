@@ -54,6 +54,11 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     config = fnconfig.load(rl.function_config, results)
     if config is not None and overrides:
         config = config.model_copy(update=overrides)
+    if config is not None and config.output == "generated" and _from_kpt(items):
+        results.error("output: generated returns only the generated ExternalSecrets, and kpt deletes the files of "
+                      "every object a function does not return (these items come from kpt): use output: all "
+                      "with kpt", rl.function_config, fnconfig.setting_path(rl.function_config or {}, "output"))
+        config = None
     if config is None:
         return Analysis(list(items), rl.function_config, results)
     inv = inventory.build(items, config, results)
@@ -85,6 +90,12 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
                         "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)
     return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept, indexes)
+
+
+def _from_kpt(items: list) -> bool:
+    """Whether the items come from kpt: it records each file's list indentation on its items (kustomize and
+    ``render`` do not)."""
+    return any(isinstance(obj, dict) and krm.SEQINDENT in krm.annotations(obj) for obj in items)
 
 
 def check_limits(measure: limits.Measure | None, function_config: dict | None) -> None:
