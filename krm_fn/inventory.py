@@ -274,6 +274,9 @@ def _add_environment(obj: dict, inv: Inventory, results: krm.Results) -> None:
         plane = PlaneId(ref.kind, "" if ref.kind == "ClusterDataPlane" else ns, ref.name)
     else:
         plane = None
+    if (ns, krm.name(obj)) in inv.environments:
+        results.error(f"Environment {ns}/{krm.name(obj)} is defined more than once", obj, "metadata.name")
+        return
     inv.environments[(ns, krm.name(obj))] = Environment(obj, ns, krm.name(obj), plane)
 
 

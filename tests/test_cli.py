@@ -92,6 +92,16 @@ def test_render_quickstart(snapshot) -> None:
         "plane's manifests: use --plane KIND/NAME"]
 
 
+def test_render_warns_of_an_input_object_twice_without_blaming_planes(tmp_path) -> None:
+    deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: acme\nspec: {}\n"
+    (tmp_path / "a.yaml").write_text(deployment)
+    (tmp_path / "b.yaml").write_text(deployment)
+    proc = run_process(["render", str(tmp_path)])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.decode().splitlines() == [
+        "warning: Deployment acme/app appears more than once in the input; applied, the last one wins"]
+
+
 def test_render_one_plane_prints_only_its_externalsecrets() -> None:
     proc = run_process(["render", "--plane", "DataPlane/acme/production", str(QUICKSTART)])
     assert proc.returncode == 0, proc.stderr
