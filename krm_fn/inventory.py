@@ -158,6 +158,8 @@ class Inventory:
     invalid_planes: set[PlaneId] = field(default_factory=set)  # reported, left out of ``planes``
     environments: dict[tuple[str, str], Environment] = field(default_factory=dict)
     owned: set[int] = field(default_factory=set)  # indexes of items we generated earlier
+    # files holding ExternalSecrets generated earlier for planes outside this run's `planes` -> their plane
+    kept_files: dict[str, str] = field(default_factory=dict)
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     hand_edited: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # by ownership.identity
 
@@ -274,10 +276,17 @@ def _add_environment(obj: dict, inv: Inventory, results: krm.Results) -> None:
         plane = PlaneId(ref.kind, "" if ref.kind == "ClusterDataPlane" else ns, ref.name)
     else:
         plane = None
-    if (ns, krm.name(obj)) in inv.environments:
-        results.error(f"Environment {ns}/{krm.name(obj)} is defined more than once", obj, "metadata.name")
+    first = inv.environments.get((ns, krm.name(obj)))
+    if first is not None:  # (the same Environment twice, as in OpenChoreo's samples, is harmless)
+        if first.data_plane != plane:
+            results.error(f"Environment {ns}/{krm.name(obj)} is defined more than once, for different planes "
+                          f"({_or_default(first.data_plane)}, {_or_default(plane)})", obj, "spec.dataPlaneRef")
         return
     inv.environments[(ns, krm.name(obj))] = Environment(obj, ns, krm.name(obj), plane)
+
+
+def _or_default(plane: PlaneId | None) -> str:
+    return str(plane) if plane is not None else "the default plane"
 
 
 def _check_plaintext_secret(obj: dict, config: FunctionConfig, results: krm.Results) -> None:
@@ -317,6 +326,9 @@ def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventor
             # Another plane's object, outside this run's `planes`, passes through untouched
             # (dropping it would make kpt delete that plane's files).
             if selected is not None and plane is not None and plane not in selected:
+                path = krm.annotations(obj).get(krm.PATH) or krm.annotations(obj).get(krm.LEGACY_PATH)
+                if isinstance(path, str):
+                    inv.kept_files.setdefault(path, str(plane))
                 continue
             if ownership.edited(obj):
                 _report_hand_edit(obj, results)

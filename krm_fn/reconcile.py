@@ -44,10 +44,12 @@ def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
             continue
         path = render.path_of(target, config)
         other = paths.setdefault(path, item)
-        if other.target.plane != target.plane:  # (one plane's ExternalSecrets may share a file: fileLayout)
-            results.error(f"ExternalSecrets for {other.target.plane} and {target.plane} would both be written to "
-                          f"{path}; give the planes different names or limit the run with 'planes'",
-                          item.needs[0].consumer, item.needs[0].field)
+        held = inv.kept_files.get(path, str(target.plane))
+        if other.target.plane != target.plane or held != str(target.plane):
+            # (one plane's ExternalSecrets may share a file: fileLayout; two planes' never, in one run or two)
+            first = other.target.plane if other.target.plane != target.plane else f"{held} (generated earlier)"
+            results.error(f"ExternalSecrets for {first} and {target.plane} would both be written to {path}; "
+                          "give the planes different names", item.needs[0].consumer, item.needs[0].field)
             continue
         kept.append(item)
     return kept
