@@ -89,6 +89,10 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     if config.externalSecretAPIVersion.endswith("v1beta1"):
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
                         "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)
+        if any(render.syncs_on_change_only(p, config) for p in kept):
+            results.warning("refreshInterval 0 is written with refreshPolicy: OnChange, which ESO 0.15 and older "
+                            "do not know: there such an ExternalSecret, once synced, is never refreshed again",
+                            rl.function_config)
     return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept, indexes)
 
 

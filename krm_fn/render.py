@@ -211,6 +211,11 @@ def _refresh(content: Content, config: fnconfig.FunctionConfig) -> dict:
     return {"refreshInterval": "0s", "refreshPolicy": "OnChange"}
 
 
+def syncs_on_change_only(content: Content, config: fnconfig.FunctionConfig) -> bool:
+    """Whether the ExternalSecret is written with ``refreshPolicy: OnChange`` (see :func:`_refresh`)."""
+    return not _upstream(content, config) and "refreshPolicy" in _refresh(content, config)
+
+
 def _native_spec(content: Content, config: fnconfig.FunctionConfig) -> dict:
     target = content.target
     return {
