@@ -86,6 +86,10 @@ def _documents(text: str, label: str, measure: limits.Measure | None = None,
             raise SourceError(f"{label}: {exc}") from None
     out = []
     for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "ResourceList" \
+                and doc.get("apiVersion") in krm.RESOURCE_LIST_VERSIONS:
+            raise SourceError(f"{label}: a ResourceList is the function's input: run secretref-fn < {label} "
+                              "(or give this command the files its items come from)")
         if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
             out.extend(doc["items"])
         else:

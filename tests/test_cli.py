@@ -229,3 +229,13 @@ def test_render_reads_a_pipe_path_like_process_substitution() -> None:
     proc = run_process(["render", "--plane", "BuildPlane/acme/ci", "/dev/stdin"], stream)
     assert proc.returncode == 0, proc.stderr
     assert [d["metadata"]["name"] for d in yaml.safe_load_all(proc.stdout)] == ["orders-api-git-secret"]
+
+
+def test_render_points_a_resourcelist_file_to_function_mode() -> None:
+    path = TESTDATA / "seed-build-credentials" / "input.yaml"
+    for command in ("render", "lint", "explain"):
+        proc = run_process([command, str(path)])
+        assert proc.returncode == 1 and proc.stdout == b"", command
+        assert proc.stderr.decode().splitlines() == [
+            f"error: {path}: a ResourceList is the function's input: run secretref-fn < {path} "
+            "(or give this command the files its items come from)"], command
