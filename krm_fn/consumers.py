@@ -53,6 +53,17 @@ def home_namespace(obj: dict) -> str:
     return krm.namespace(obj)
 
 
+def _home_disagrees(obj: dict, results: krm.Results) -> bool:
+    """A label and an annotation openchoreo.dev/namespace naming different home namespaces: an error (which
+    namespace's SecretReferences were meant is a guess); the consumer is not read further."""
+    label, annotation = krm.labels(obj).get(OPENCHOREO_NAMESPACE), krm.annotations(obj).get(OPENCHOREO_NAMESPACE)
+    if isinstance(label, str) and isinstance(annotation, str) and label and annotation and label != annotation:
+        results.error(f"the label and the annotation {OPENCHOREO_NAMESPACE} disagree ({label!r}, {annotation!r}): "
+                      "keep one", obj, krm.field_key("metadata.annotations", OPENCHOREO_NAMESPACE))
+        return True
+    return False
+
+
 def get(obj, *path):
     """The value at ``path`` (keys and list indexes), None when any step is missing."""
     for part in path:
@@ -321,6 +332,8 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """
     needs: list[Need] = []
     for obj in _inputs(items, inv):
+        if _home_disagrees(obj, results):
+            continue
         api = obj.get("apiVersion")
         finder = _OPENCHOREO_FINDERS.get(obj.get("kind")) if isinstance(api, str) and \
             krm.group(api) == "openchoreo.dev" else None
