@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Iterable
+from typing import Iterable
 
 from . import fastio, krm, limits, ownership, yamlio
 from .config import CONFIG_API_VERSION, CONFIG_KIND
@@ -22,57 +22,19 @@ class SourceError(krm.InputError):
 
 
 def _files(path: str) -> list[tuple[str, str]]:
-    """(file to read, path to record) pairs under ``path``, sorted: what kpt reads of a package.
-
-    Like kpt: files and folders whose names start with a dot are read, and
-    a ``.krmignore`` (gitignore patterns) in the package folder, or in a
-    subpackage's (a folder holding a ``Kptfile``), leaves out what it
-    matches in that package; a subpackage itself is never left out.
-    Unlike kpt, ``.json`` files are read too, and ``.git`` is not.
-    """
+    """(file to read, path to record) pairs under ``path``, sorted."""
     if os.path.isdir(path):
         found = []
-        ignores: dict[str, Callable[[str], bool]] = {}  # package folder -> its .krmignore's matcher
         for root, dirs, files in os.walk(path):
-            if root == path or PACKAGE_FILE in files:
-                ignores[root] = _krmignore(root)
-            package = root
-            while package not in ignores:
-                package = os.path.dirname(package)
-            ignored, base = ignores[package], os.path.relpath(root, package)
-
-            def inside(name: str, base: str = base) -> str:
-                return name if base == "." else f"{base}/{name}".replace(os.sep, "/")
-
-            dirs[:] = sorted(d for d in dirs if d != ".git" and (
-                os.path.isfile(os.path.join(root, d, PACKAGE_FILE)) or not ignored(inside(d) + "/")))
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
-                if name.endswith(YAML_SUFFIXES) and not ignored(inside(name)):
+                if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
                     full = os.path.join(root, name)
                     found.append((full, os.path.relpath(full, path).replace(os.sep, "/")))
         return found
     if os.path.exists(path):  # a file, or a pipe or device (`<(kustomize build ...)`, /dev/stdin)
         return [(path, os.path.basename(path))]
     raise SourceError(f"{path}: no such file or directory")
-
-
-PACKAGE_FILE = "Kptfile"
-IGNORE_FILE = ".krmignore"
-
-
-def _krmignore(folder: str) -> Callable[[str], bool]:
-    """Whether a path (relative to ``folder``; a folder's ends with "/") is matched by ``folder``'s
-    .krmignore (gitignore patterns, read by pathspec as git reads them)."""
-    try:
-        with open(os.path.join(folder, IGNORE_FILE), encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
-        return lambda _: False
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{os.path.join(folder, IGNORE_FILE)}: {getattr(exc, 'strerror', None) or exc}") from None
-    import pathspec  # only for packages that have a .krmignore
-
-    return pathspec.GitIgnoreSpec.from_lines(lines).match_file
 
 
 def _documents(text: str, label: str, measure: limits.Measure | None = None,

@@ -207,33 +207,3 @@ def test_readme_validator_commands_run(tmp_path: Path) -> None:
     assert [{k: v for k, v in fn.items() if k != "name"} for fn in kptfile["pipeline"]["validators"]] == documented
     assert "Successfully executed 2 function(s)" in proc.stderr, proc.stderr  # the mutator and the validator
     assert (tmp_path / "acme-check" / "planes").is_dir()
-
-
-def test_render_reads_the_files_kpt_reads(tmp_path: Path) -> None:
-    """`secretref-fn render` (the Argo CD plugin) reads what `kpt fn render` hands a function: dot folders
-    and dot files too, less what a package's or subpackage's .krmignore matches (a parent's pattern never
-    drops a subpackage). The two deliberate differences are left out of the package: .json files (kpt
-    does not read them; render does) and .git (kpt reads YAML there; render does not)."""
-    from krm_fn import sources
-
-    need_tool("kpt")
-    pkg = tmp_path / "pkg"
-    for name in ("a.yaml", ".hidden.yaml", ".secrets/s.yaml", "fixtures/f.yaml", "deep/er/x.yml",
-                 "sub/c.yaml", "sub/skip/d.yaml", "sub/.e.yaml"):
-        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
-        (pkg / name).write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {Path(name).stem.strip('.')}\n")
-    (pkg / ".krmignore").write_text("fixtures/\nsub/\n*.yml\n")
-    (pkg / "sub" / ".krmignore").write_text("skip\n.e.yaml\n")
-    (pkg / "sub" / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: sub\n")
-    seen = tmp_path / "seen.yaml"
-    dump = tmp_path / "dump.sh"
-    dump.write_text(f"#!/bin/sh\ntee {seen}\n")
-    dump.chmod(0o755)
-    (pkg / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n"
-                                 f"pipeline:\n  mutators:\n  - exec: {dump}\n")
-    _run(["kpt", "fn", "render", ".", "--allow-exec"], pkg, tool_env())
-    # (by name: kpt records a subpackage's paths from the subpackage; Kptfiles are kpt's own, not read by render)
-    by_kpt = sorted(item["metadata"]["name"] for item in yaml.safe_load(seen.read_text())["items"]
-                    if item["kind"] != "Kptfile")
-    by_render = sorted(item["metadata"]["name"] for item in sources.read_paths([str(pkg)]))
-    assert by_render == by_kpt == ["a", "c", "hidden", "s"]
