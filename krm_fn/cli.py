@@ -80,7 +80,10 @@ def _read(paths: tuple[str, ...], config_path: str | None) -> krm.ResourceList:
     from . import pipeline, sources
 
     measure = limits.Measure()
-    items = sources.read_paths(paths, measure)
+    notes: list[str] = []
+    items = sources.read_paths(paths, measure, notes)
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
     config = sources.read_config(config_path) if config_path else sources.find_config(items)
     pipeline.check_limits(measure, config)
     return krm.ResourceList(items, config, measure=measure)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from . import fastio, krm, limits, ownership, yamlio
 from .config import CONFIG_API_VERSION, CONFIG_KIND
@@ -21,11 +21,20 @@ class SourceError(krm.InputError):
     """Files or folders that cannot be read as input (reported like any unreadable input)."""
 
 
-def _files(path: str) -> list[tuple[str, str]]:
-    """(file to read, path to record) pairs under ``path``, sorted."""
+def _files(path: str, notes: list[str] | None = None) -> list[tuple[str, str]]:
+    """(file to read, path to record) pairs under ``path``, sorted.
+
+    Files and folders whose names start with a dot are skipped, and
+    ``.krmignore`` is not read.  kpt reads dot names and applies
+    ``.krmignore``: in a kpt package (a ``Kptfile`` at ``path``) ``notes``
+    gains a line for each place where the two differ.
+    """
     if os.path.isdir(path):
         found = []
+        package = os.path.isfile(os.path.join(path, PACKAGE_FILE))
         for root, dirs, files in os.walk(path):
+            if notes is not None and package:
+                notes.extend(_kpt_differences(path, root, dirs, files))
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
                 if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
@@ -35,6 +44,25 @@ def _files(path: str) -> list[tuple[str, str]]:
     if os.path.exists(path):  # a file, or a pipe or device (`<(kustomize build ...)`, /dev/stdin)
         return [(path, os.path.basename(path))]
     raise SourceError(f"{path}: no such file or directory")
+
+
+PACKAGE_FILE = "Kptfile"
+
+
+def _kpt_differences(top: str, root: str, dirs: list[str], files: list[str]) -> Iterator[str]:
+    """Where reading the folder ``root`` of the kpt package ``top`` differs from kpt's reading of it."""
+    def where(name: str) -> str:
+        return os.path.relpath(os.path.join(root, name), top).replace(os.sep, "/")
+
+    if ".krmignore" in files:
+        yield (f"{where('.krmignore')}: not applied here (kpt applies it): the files it lists are read, "
+               "pass this command the folders to read instead")
+    for name in files:
+        if name.startswith(".") and name.endswith(YAML_SUFFIXES):
+            yield f"{where(name)}: skipped, as every name starting with a dot (kpt reads it)"
+    for name in dirs:
+        if name.startswith(".") and name != ".git":
+            yield f"{where(name)}/: skipped, as every name starting with a dot (kpt reads YAML files there)"
 
 
 def _documents(text: str, label: str, measure: limits.Measure | None = None,
@@ -93,10 +121,12 @@ def _stamp(obj, path: str, index: int):
     return obj
 
 
-def read_paths(paths: Iterable[str], measure: limits.Measure | None = None) -> list:
+def read_paths(paths: Iterable[str], measure: limits.Measure | None = None,
+               notes: list[str] | None = None) -> list:
     """Every object in the given files and folders ('-' is stdin), annotated with its file.
 
-    ``measure`` adds up what was read, for :func:`pipeline.check_limits`.
+    ``measure`` adds up what was read, for :func:`pipeline.check_limits`; ``notes`` gains where a kpt
+    package is read otherwise than kpt reads it (see :func:`_files`).
     """
     items: list = []
     memo: dict[str, str] = {}
@@ -105,7 +135,7 @@ def read_paths(paths: Iterable[str], measure: limits.Measure | None = None) -> l
             stdin_text = _decode(sys.stdin.buffer.read(limits.CAPS.maxInputBytes + 1), "stdin", measure)
             sources = [("-", "stdin.yaml", stdin_text)]
         else:
-            sources = [(full, label, None) for full, label in _files(path)]
+            sources = [(full, label, None) for full, label in _files(path, notes)]
         for full, label, text in sources:
             text = text if text is not None else _read_text(full, measure)
             for index, doc in enumerate(_documents(text, full, measure, memo)):

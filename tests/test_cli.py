@@ -239,3 +239,24 @@ def test_render_points_a_resourcelist_file_to_function_mode() -> None:
         assert proc.stderr.decode().splitlines() == [
             f"error: {path}: a ResourceList is the function's input: run secretref-fn < {path} "
             "(or give this command the files its items come from)"], command
+
+
+def test_render_says_where_it_reads_a_kpt_package_otherwise_than_kpt(tmp_path) -> None:
+    """render skips names starting with a dot and does not apply .krmignore; kpt reads the one and applies
+    the other: in a kpt package each such place is a warning (README, "Argo CD"). Outside one, silence."""
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n"
+    for name in ("a.yaml", ".hidden.yaml", ".secrets/s.yaml", "fixtures/f.yaml", ".git/HEAD.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(config_map.format(name.strip("./").split(".")[0].replace("/", "-").lower()))
+    (tmp_path / ".krmignore").write_text("fixtures/\n")
+    proc = run_process(["render", str(tmp_path)])
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr  # not a kpt package
+    (tmp_path / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: p\n")
+    for path in (str(tmp_path), str(tmp_path) + "/"):
+        proc = run_process(["render", path])
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(proc.stderr.decode().splitlines()) == [
+            "warning: .hidden.yaml: skipped, as every name starting with a dot (kpt reads it)",
+            "warning: .krmignore: not applied here (kpt applies it): the files it lists are read, pass this "
+            "command the folders to read instead",
+            "warning: .secrets/: skipped, as every name starting with a dot (kpt reads YAML files there)"]
