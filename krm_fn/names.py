@@ -71,8 +71,9 @@ def externalsecret_path(output_dir: str, plane_kind: str, plane_name: str, names
     leave the package.
     """
     file = f"externalsecret_{name}.yaml" if name is not None else "externalsecrets.yaml"
-    if len(file) > MAX_FILE_NAME:  # a name of 241 to 253 characters: its first 200 and a hash of it
-        file = f"externalsecret_{name[:200]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}.yaml"
+    if len(file) > MAX_FILE_NAME:  # a name of 236 to 253 characters: its first 200 and a hash of it, after
+        # a "_", which no DNS-1123 name holds (so no other name's file can have this file name)
+        file = f"externalsecret_{name[:200]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}.yaml"
     return f"{output_dir}/{plane_kind.lower()}/{plane_name}/{namespace}/{file}"
 
 

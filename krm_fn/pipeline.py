@@ -54,7 +54,7 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
     config = fnconfig.load(rl.function_config, results)
     if config is not None and overrides:
         config = config.model_copy(update=overrides)
-    if config is not None and config.output == "generated" and _from_kpt(items):
+    if config is not None and config.output == "generated" and config.mode != "validate" and _from_kpt(items):
         results.error("output: generated returns only the generated ExternalSecrets, and kpt deletes the files of "
                       "every object a function does not return (these items come from kpt): use output: all "
                       "with kpt", rl.function_config, fnconfig.setting_path(rl.function_config or {}, "output"))
@@ -90,9 +90,9 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
                         "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)
         if any(render.syncs_on_change_only(p, config) for p in kept):
-            results.warning("refreshInterval 0 is written with refreshPolicy: OnChange, which ESO 0.15 and older "
-                            "do not know: there such an ExternalSecret, once synced, is never refreshed again",
-                            rl.function_config)
+            results.warning("refreshInterval 0 is written with refreshPolicy: OnChange, which ESO before 0.16 "
+                            "does not know: there, depending on the version, such an ExternalSecret may never be "
+                            "refreshed again once synced", rl.function_config)
     return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept, indexes)
 
 

@@ -78,7 +78,8 @@ def _documents(text: str, label: str, measure: limits.Measure | None = None,
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") == "ResourceList" \
                 and doc.get("apiVersion") in krm.RESOURCE_LIST_VERSIONS:
-            raise SourceError(f"{label}: a ResourceList is the function's input: run secretref-fn < {label} "
+            how = "pipe it to secretref-fn" if label == "-" else f"run secretref-fn < {label}"
+            raise SourceError(f"{label}: a ResourceList is the function's input: {how} "
                               "(or give this command the files its items come from)")
         if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
             out.extend(doc["items"])

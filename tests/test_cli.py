@@ -239,6 +239,10 @@ def test_render_points_a_resourcelist_file_to_function_mode() -> None:
         assert proc.stderr.decode().splitlines() == [
             f"error: {path}: a ResourceList is the function's input: run secretref-fn < {path} "
             "(or give this command the files its items come from)"], command
+    proc = run_process(["render", "-"], stdin=path.read_bytes())
+    assert proc.stderr.decode().splitlines() == [
+        "error: -: a ResourceList is the function's input: pipe it to secretref-fn "
+        "(or give this command the files its items come from)"]
 
 
 def test_render_says_where_it_reads_a_kpt_package_otherwise_than_kpt(tmp_path) -> None:

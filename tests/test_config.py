@@ -51,3 +51,17 @@ def test_output_dir_folder_names_fit_a_file_system() -> None:
 
     assert names.output_dir_problem("planes/" + "a" * 255) is None
     assert names.output_dir_problem("planes/" + "a" * 256) == "a folder name must be at most 255 characters"
+
+
+def test_output_generated_is_refused_on_input_from_kpt_unless_validating() -> None:
+    """kpt deletes the file of every object a function does not return; validate mode returns them all."""
+    from krm_fn import krm, pipeline
+
+    item = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "annotations": {krm.SEQINDENT: "compact", krm.PATH: "c.yaml"}}}
+    for mode, errors in (("render", ["data[output]"]), ("validate", [])):
+        cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "f"},
+               "data": {"output": "generated", "mode": mode}}
+        out = pipeline.analyze(krm.ResourceList([item], cfg))
+        assert [r.field_path for r in out.results if r.severity == "error"] == errors, mode
+        assert out.items == [item], mode
