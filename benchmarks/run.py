@@ -82,7 +82,9 @@ def in_turn(cmds: dict[str, list[str]], stdin: bytes, rounds: int) -> tuple[dict
     return times, rss
 
 
-KPT_WORK = Path(tempfile.gettempdir()) / "secretref-fn-bench-kpt"  # one path: kpt records it in annotations
+# One path for the whole run (kpt records it in annotations), and one per run: two runs at once (two
+# checkouts' tests on one machine) must not render in each other's folder.
+KPT_WORK = Path(tempfile.gettempdir()) / f"secretref-fn-bench-kpt-{os.getpid()}"
 
 
 def kpt_render(pkg: Path, exec_script: str, config: dict[str, str] | None = None, keep: Path | None = None) -> float:
