@@ -160,12 +160,19 @@ class Inventory:
     owned: set[int] = field(default_factory=set)  # indexes of items we generated earlier
     # files holding ExternalSecrets generated earlier for planes outside this run's `planes` -> their plane
     kept_files: dict[str, str] = field(default_factory=dict)
+    environment_copies: list = field(default_factory=list)  # (first, again): an Environment defined twice
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     hand_edited: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # by ownership.identity
 
     def first_plane(self, candidates) -> PlaneId | None:
         """The first of ``candidates`` that is in the input (OpenChoreo's default-plane chains)."""
         return next((c for c in candidates if c in self.planes), None)
+
+    def default_data_plane(self, namespace: str) -> PlaneId | None:
+        """An Environment's plane when it has no dataPlaneRef: DataPlane default in its namespace, then
+        ClusterDataPlane default."""
+        return self.first_plane((PlaneId("DataPlane", namespace, "default"),
+                                 PlaneId("ClusterDataPlane", "", "default")))
 
 
 
@@ -276,17 +283,30 @@ def _add_environment(obj: dict, inv: Inventory, results: krm.Results) -> None:
         plane = PlaneId(ref.kind, "" if ref.kind == "ClusterDataPlane" else ns, ref.name)
     else:
         plane = None
-    first = inv.environments.get((ns, krm.name(obj)))
-    if first is not None:  # (the same Environment twice, as in OpenChoreo's samples, is harmless)
-        if first.data_plane != plane:
-            results.error(f"Environment {ns}/{krm.name(obj)} is defined more than once, for different planes "
-                          f"({_or_default(first.data_plane)}, {_or_default(plane)})", obj, "spec.dataPlaneRef")
+    env = Environment(obj, ns, krm.name(obj), plane)
+    first = inv.environments.get((ns, env.name))
+    if first is not None:  # compared once every plane is known (see build); the first one is used
+        inv.environment_copies.append((first, env))
         return
-    inv.environments[(ns, krm.name(obj))] = Environment(obj, ns, krm.name(obj), plane)
+    inv.environments[(ns, env.name)] = env
 
 
-def _or_default(plane: PlaneId | None) -> str:
-    return str(plane) if plane is not None else "the default plane"
+def _check_environment_copies(inv: Inventory, results: krm.Results) -> None:
+    """The same Environment twice is harmless (OpenChoreo's own samples do it) when both resolve to one
+    plane; for different planes, which one a workload's secrets reach would depend on file order."""
+    for first, again in inv.environment_copies:
+        planes = [_resolved(env, inv) for env in (first, again)]
+        if planes[0] != planes[1]:
+            results.error(f"Environment {again.namespace}/{again.name} is defined more than once, for different "
+                          f"planes ({planes[0]}, {planes[1]})", again.obj, "spec.dataPlaneRef")
+
+
+def _resolved(env: "Environment", inv: Inventory) -> str:
+    """The plane ``env`` names, or its default chain's (placement reports one that is missing)."""
+    if env.data_plane is not None:
+        return str(env.data_plane)
+    default = inv.default_data_plane(env.namespace)
+    return str(default) if default is not None else "the default plane"
 
 
 def _check_plaintext_secret(obj: dict, config: FunctionConfig, results: krm.Results) -> None:
@@ -353,4 +373,5 @@ def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventor
                 _add_plane(obj, kind, inv, results)
             elif kind == "Environment":
                 _add_environment(obj, inv, results)
+    _check_environment_copies(inv, results)
     return inv

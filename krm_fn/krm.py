@@ -313,7 +313,8 @@ def check_items(items: Iterable[Any], results: Results) -> None:
             continue
         kind = item.get("kind")
         label = f"{where} ({kind})" if isinstance(kind, str) and kind else where
-        wrong = [f for f in ("apiVersion", "kind") if f in item and item[f] is not None and not isinstance(item[f], str)]
+        wrong = [f for f in ("apiVersion", "kind")
+                 if f in item and item[f] is not None and not isinstance(item[f], str)]
         for field in wrong:  # resourceRef holds what the item has, so kpt can still point at it (with its file)
             results.error(f"{label}: {field} must be a string, found a {type_name(item[field])}", item, field)
         missing = [f for f in ("apiVersion", "kind") if f not in wrong and not item.get(f)]

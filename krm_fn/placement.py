@@ -54,8 +54,7 @@ def environment_plane(env: Environment, inv: Inventory) -> PlaneId:
             raise PlacementError(f"Environment {env.namespace}/{env.name} points to {env.data_plane}, "
                                  "which is not in the input", "spec.dataPlaneRef", env.obj)
         return env.data_plane
-    default = inv.first_plane((PlaneId("DataPlane", env.namespace, "default"),
-                               PlaneId("ClusterDataPlane", "", "default")))
+    default = inv.default_data_plane(env.namespace)
     if default is not None:
         return default
     raise PlacementError(f"Environment {env.namespace}/{env.name} has no dataPlaneRef and neither DataPlane "

@@ -65,3 +65,21 @@ def test_output_generated_is_refused_on_input_from_kpt_unless_validating() -> No
         out = pipeline.analyze(krm.ResourceList([item], cfg))
         assert [r.field_path for r in out.results if r.severity == "error"] == errors, mode
         assert out.items == [item], mode
+
+
+def test_an_environment_twice_is_an_error_only_for_different_planes() -> None:
+    """dataPlaneRef: default and no dataPlaneRef resolve alike when DataPlane default exists (README)."""
+    from krm_fn import krm, pipeline
+
+    def env(ref: dict) -> dict:
+        return {"apiVersion": "openchoreo.dev/v1alpha1", "kind": "Environment",
+                "metadata": {"name": "dev", "namespace": "acme"}, "spec": ref}
+
+    plane = {"apiVersion": "openchoreo.dev/v1alpha1", "kind": "DataPlane",
+             "metadata": {"name": "default", "namespace": "acme"}, "spec": {"secretStoreRef": {"name": "vault"}}}
+    alike = pipeline.analyze(krm.ResourceList([env({"dataPlaneRef": "default"}), env({}), plane]))
+    assert not alike.results.has_errors, [r.line() for r in alike.results]
+    other = pipeline.analyze(krm.ResourceList([env({"dataPlaneRef": "other"}), env({}), plane]))
+    assert [r.line() for r in other.results if r.severity == "error"] == [
+        "error: Environment acme/dev spec.dataPlaneRef: Environment acme/dev is defined more than once, for "
+        "different planes (DataPlane/acme/other, DataPlane/acme/default)"]
