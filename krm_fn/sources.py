@@ -54,7 +54,7 @@ def _kpt_differences(top: str, root: str, dirs: list[str], files: list[str]) -> 
     def where(name: str) -> str:
         return os.path.relpath(os.path.join(root, name), top).replace(os.sep, "/")
 
-    if ".krmignore" in files:
+    if ".krmignore" in files and (root == top or PACKAGE_FILE in files):  # (kpt reads it at package roots only)
         yield (f"{where('.krmignore')}: not applied here (kpt applies it): the files it lists are read, "
                "pass this command the folders to read instead")
     for name in files:

@@ -253,6 +253,7 @@ def test_render_says_where_it_reads_a_kpt_package_otherwise_than_kpt(tmp_path) -
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(config_map.format(name.strip("./").split(".")[0].replace("/", "-").lower()))
     (tmp_path / ".krmignore").write_text("fixtures/\n")
+    (tmp_path / "fixtures" / ".krmignore").write_text("f.yaml\n")  # not a package root: kpt does not read it
     proc = run_process(["render", str(tmp_path)])
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr  # not a kpt package
     (tmp_path / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: p\n")
