@@ -88,6 +88,11 @@ def _annotated(mapping) -> tuple[str, ...]:
     return SECRET_REF_PARAMETER
 
 
+# The plane kinds a workflow may name (OpenChoreo's CRDs; a ClusterWorkflow only the cluster-scoped one).
+_PLANE_REF_KINDS = {"workflowPlaneRef": ("WorkflowPlane", "ClusterWorkflowPlane"),
+                    "buildPlaneRef": ("BuildPlane", "ClusterBuildPlane")}
+
+
 def workflow_plane(owner: dict, named: tuple[str, str, dict | None], inv: Inventory,
                    results: krm.Results) -> PlaneId | None:
     """The workflow plane a Component's or WorkflowRun's workflow (:func:`_workflow`) runs on, as OpenChoreo
@@ -99,6 +104,13 @@ def workflow_plane(owner: dict, named: tuple[str, str, dict | None], inv: Invent
             ref = get(workflow, "spec", field)
             if isinstance(ref, dict) and text(ref.get("name")):
                 plane_kind = text(ref.get("kind")) or "ClusterWorkflowPlane"
+                allowed = _PLANE_REF_KINDS[field]
+                if workflow.get("kind") == "ClusterWorkflow":
+                    allowed = tuple(k for k in allowed if k in models.CLUSTER_PLANE_KINDS)
+                if text(ref.get("kind")) and plane_kind not in allowed:  # (a DataPlane would get git credentials)
+                    results.error(f"the plane a {kind} runs on must be a {' or '.join(allowed)}, found "
+                                  f"{plane_kind!r}", workflow, f"spec.{field}.kind")
+                    return None
                 plane = PlaneId(plane_kind, "" if plane_kind in models.CLUSTER_PLANE_KINDS else ns, ref["name"])
                 if plane not in inv.planes:
                     results.error(f"{kind} {name} runs on {plane}, which is not in the input", workflow,
