@@ -156,6 +156,7 @@ class Inventory:
     invalid_secret_refs: set[tuple[str, str]] = field(default_factory=set)
     planes: dict[PlaneId, Plane] = field(default_factory=dict)
     invalid_planes: set[PlaneId] = field(default_factory=set)  # reported, left out of ``planes``
+    invalid_environments: set[tuple[str, str]] = field(default_factory=set)  # reported, left out of environments
     environments: dict[tuple[str, str], Environment] = field(default_factory=dict)
     owned: set[int] = field(default_factory=set)  # indexes of items we generated earlier
     # files holding ExternalSecrets generated earlier for planes outside this run's `planes` -> their plane
@@ -274,6 +275,7 @@ def _add_environment(obj: dict, inv: Inventory, results: krm.Results) -> None:
         return
     spec = _validate(models.EnvironmentSpec, obj, results, "Environment")
     if spec is None:
+        inv.invalid_environments.add((krm.namespace(obj), krm.name(obj)))
         return
     ns = krm.namespace(obj)
     ref = spec.dataPlaneRef

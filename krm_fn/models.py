@@ -179,6 +179,24 @@ def field_path(loc: tuple, prefix: str = "spec", keyed: bool = False, data: Any 
     return path
 
 
+def _other_branch(loc: tuple, data: Any, keyed: bool) -> bool:
+    """Whether an error is about a union's branch the input is not shaped for: a value given as a mapping
+    is not meant as the ``str`` branch, a string not as a model's (pydantic reports every branch)."""
+    node = data
+    for part in loc[1:] if keyed else loc:
+        if part == "str" or (isinstance(part, str) and part[:1].isupper() and part.isidentifier()):
+            if (part == "str") == isinstance(node, dict) or (part != "str" and isinstance(node, str)):
+                return True
+            continue
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    return False
+
+
 def _input_key(node: Any, part: Any) -> Any:
     """The key of the map ``node`` that pydantic's ``loc`` entry ``part`` stands for (else ``part``)."""
     if isinstance(node, dict):
@@ -207,7 +225,9 @@ def validation_problems(exc: ValidationError, prefix: str = "spec", keyed: bool 
                         data: Any = None) -> list[tuple[str, str]]:
     """(field path, message) pairs, one per distinct field, in pydantic's order (see :func:`field_path`)."""
     seen: dict[str, str] = {}
-    for error in exc.errors(include_url=False, include_input=False):
+    errors = exc.errors(include_url=False, include_input=False)
+    fitting = [e for e in errors if not _other_branch(tuple(e.get("loc", ())), data, keyed)]
+    for error in fitting or errors:
         path = field_path(tuple(error.get("loc", ())), prefix, keyed, data)
         seen.setdefault(path, _message(error))
     return list(seen.items())

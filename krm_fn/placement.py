@@ -86,8 +86,9 @@ def _single(need: Need, inv: Inventory) -> PlaneId:
             env_name, _, path = found
             env = inv.environments.get((home, env_name))
             if env is None:
-                raise PlacementError(
-                    f"Environment {home}/{env_name} (from {OPENCHOREO_ENVIRONMENT}) is not in the input", path)
+                where = "is invalid (see its error)" if (home, env_name) in inv.invalid_environments \
+                    else "is not in the input"
+                raise PlacementError(f"Environment {home}/{env_name} (from {OPENCHOREO_ENVIRONMENT}) {where}", path)
             return environment_plane(env, inv)
     namespaced, cluster = _FAMILY_KINDS[need.family]
     defaults = [p for p in (PlaneId(k, home, "default") for k in namespaced) if p in inv.planes]

@@ -152,7 +152,8 @@ def _plane(binding: dict, env_name: str, inv: Inventory, results: krm.Results) -
     ns = krm.namespace(binding)
     env = inv.environments.get((ns, env_name))
     if env is None:
-        results.error(f"Environment {env_name!r} not found in namespace {ns!r}", binding, "spec.environment")
+        if (ns, env_name) not in inv.invalid_environments:  # (an invalid one is reported on itself)
+            results.error(f"Environment {env_name!r} not found in namespace {ns!r}", binding, "spec.environment")
         return None
     try:
         return environment_plane(env, inv)
