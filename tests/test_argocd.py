@@ -172,6 +172,8 @@ def test_discover_matches_folders_holding_secret_references(repo: Path, path: st
     ("kind: SecretReference # pointer into Vault", True),
     ("kind: SecretReferenceList", False),
     ("kind: SecretReference|DataPlane  # a kustomize patch target", False),
+    ("kind: 'SecretReference'\n", True),  # valid YAML, rendered: discovered too
+    ("kind: \"SecretReference\"\n", True),
 ])
 def test_discover_pattern(tmp_path: Path, text: str, matches: bool) -> None:
     (tmp_path / "x.yaml").write_text(text)
@@ -182,7 +184,15 @@ def test_discover_ignores_hidden_folders(repo: Path) -> None:
     app = repo / "app"
     (app / ".git").mkdir(parents=True)
     shutil.copy(repo / "examples" / "kpt" / "platform" / "secretreferences.yaml", app / ".git" / "x.yaml")
-    assert _run(PLUGIN["spec"]["discover"]["find"], app, _cmp_env("app")).stdout == ""
+    shutil.copy(repo / "examples" / "kpt" / "platform" / "secretreferences.yaml", app / ".secretreferences.yaml")
+    assert _run(PLUGIN["spec"]["discover"]["find"], app, _cmp_env("app")).stdout == ""  # render skips them too
+
+
+def test_discover_follows_symbolic_links_as_render_does(repo: Path) -> None:
+    app = repo / "app"
+    app.mkdir()
+    (app / "refs.yaml").symlink_to(repo / "examples" / "kpt" / "platform" / "secretreferences.yaml")
+    assert _run(PLUGIN["spec"]["discover"]["find"], app, _cmp_env("app")).stdout != ""
 
 
 def test_sidecar_component_adds_the_cmp_container(tmp_path: Path) -> None:
