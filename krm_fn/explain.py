@@ -109,12 +109,18 @@ def _consumers(needs: list) -> list[Consumer]:
 
 
 def _external_secret(planned: Planned, obj: dict) -> ExternalSecretView:
-    """The adapter: everything explain needs from one planned ExternalSecret and its rendered object."""
+    """The adapter: everything explain needs from one planned ExternalSecret and its rendered object (what
+    the plane receives: the store and remote references as written, e.g. by ``compatibility: upstream``)."""
     target = planned.target
-    data = [RemoteKey(e.ref.source, e.secret_key, e.item.key, e.item.property, e.item.version)
+    spec = obj.get("spec") or {}
+    written = {d.get("secretKey"): d.get("remoteRef") or {} for d in spec.get("data") or ()}
+    data = [RemoteKey(e.ref.source, e.secret_key, e.item.key, e.item.property,
+                      written.get(e.secret_key, {}).get("version") if e.secret_key in written else e.item.version)
             for e in planned.entries]
-    template = ((obj.get("spec") or {}).get("target") or {}).get("template") or {}
-    return ExternalSecretView(str(target.plane), target.namespace, target.name, target.store,
+    template = (spec.get("target") or {}).get("template") or {}
+    store_ref = spec.get("secretStoreRef") or {}
+    store = Store(store_ref.get("name", target.store.name), store_ref.get("kind", target.store.kind))
+    return ExternalSecretView(str(target.plane), target.namespace, target.name, store,
                               template.get("type", "Opaque"), [r.source for r in planned.sources], data,
                               _consumers(planned.needs))
 

@@ -323,3 +323,23 @@ def test_readme_review_workflow_commands_run() -> None:
     assert shown.returncode == 0 and shown.stdout.decode().strip() == "No ExternalSecret changes.", shown.stderr
     graph = run_process(mermaid[1:], cwd=ROOT)
     assert graph.returncode == 0 and graph.stdout.startswith(b"graph LR"), graph.stdout[:200]
+
+
+def test_explain_shows_what_upstream_mode_writes() -> None:
+    """compatibility: upstream writes ClusterSecretStore whatever the plane declares and drops
+    remoteRef.version: explain shows the rendered store and references, not the SecretReference's."""
+    text = (TESTDATA / "compat-upstream-releasebinding-and-workflowrun" / "input.yaml").read_text()
+    text = text.replace("secretStoreRef: {name: default}", "secretStore: vault-backend", 1)
+    analysis = pipeline.analyze(krm.parse_resource_list(text), {"mode": "validate"})
+    explained = explain.explain(analysis)
+    by_name = {krm.name(obj): obj for obj in analysis.generated}
+    views = [es for plane in explained.planes for es in plane.externalSecrets]
+    assert views
+    for es in views:
+        rendered = by_name[es.name]["spec"]
+        store = rendered["secretStoreRef"]
+        assert (es.store.kind, es.store.name) == (store["kind"], store["name"])
+        versions = {d["secretKey"]: d["remoteRef"].get("version") for d in rendered.get("data") or ()}
+        assert all(key.remoteVersion == versions.get(key.secretKey) for key in es.data if key.secretKey in versions)
+    # the data plane declares a SecretStore; OpenChoreo's templates (upstream mode) write ClusterSecretStore
+    assert ("ClusterSecretStore", "vault-backend") in {(es.store.kind, es.store.name) for es in views}
