@@ -133,7 +133,7 @@ def explain(analysis: Analysis) -> Explanation:
               for pid, plane in sorted(inv.planes.items())}
     for planned, obj in zip(analysis.planned, analysis.generated):  # same order (pipeline.Analysis)
         planes[planned.target.plane].externalSecrets.append(_external_secret(planned, obj))
-    unused = [f"{ns}/{name}" for ns, name in lint.unused_secret_refs(inv, analysis.needs)]
+    unused = [f"{ns}/{name}" for ns, name in lint.unused_secret_refs(inv, analysis.needs, analysis.items)]
     return Explanation(list(planes.values()), unused, list(analysis.results))
 
 

@@ -18,6 +18,7 @@ from . import krm
 from .consumers import Need, secret_names
 from .inventory import Inventory
 from .plan import Planned
+from .releasebindings import auto_deployed_reads
 
 
 def used_secret_refs(needs: list[Need]) -> set[tuple[str, str]]:
@@ -25,8 +26,9 @@ def used_secret_refs(needs: list[Need]) -> set[tuple[str, str]]:
     return {(n.home_namespace, n.secret_name) for n in needs}
 
 
-def unused_secret_refs(inv: Inventory, needs: list[Need]) -> list[tuple[str, str]]:
-    used = used_secret_refs(needs)
+def unused_secret_refs(inv: Inventory, needs: list[Need], items: list) -> list[tuple[str, str]]:
+    """Nobody's: no need asks for them, and no auto-deployed Workload reads them (OpenChoreo renders those)."""
+    used = used_secret_refs(needs) | auto_deployed_reads(items)
     return sorted(key for key in inv.secret_refs if key not in used)
 
 
@@ -37,7 +39,7 @@ def suggestion(name: str, candidates: list[str]) -> str | None:
 
 
 def check(items: list, inv: Inventory, needs: list[Need], planned: list[Planned], results: krm.Results) -> None:
-    for key in unused_secret_refs(inv, needs):
+    for key in unused_secret_refs(inv, needs, items):
         ref = inv.secret_refs[key]
         results.warning("unused: no consumer reads this SecretReference and it has no spec.targetPlane, so no "
                         "ExternalSecret is generated from it", ref.obj, "metadata.name")

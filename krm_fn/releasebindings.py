@@ -214,30 +214,65 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
 
 def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """Needs of every ReleaseBinding, in input order."""
-    live = [obj for i, obj in enumerate(items) if i not in inv.owned]
-    workloads = [obj for obj in live if is_openchoreo(obj, KIND_WORKLOAD)]
-    bindings = [obj for obj in live if is_openchoreo(obj, KIND_BINDING)]
+    live, workloads, bindings = _objects(items)
     needs: list[Need] = []
     for binding in bindings:
         needs.extend(_binding_needs(binding, workloads, inv, results))
     for component in live:
-        if is_openchoreo(component, "Component") and get(component, "spec", "autoDeploy") is True:
-            _warn_auto_deployed(component, bindings, workloads, results)
+        _check_auto_deployed(component, bindings, workloads, inv, results)
     return needs
 
 
-def _warn_auto_deployed(component: dict, bindings: list[dict], workloads: list[dict], results: krm.Results) -> None:
+def auto_deployed_reads(items: list) -> set[tuple[str, str]]:
+    """(namespace, name) of the SecretReferences read by the Workloads of ``autoDeploy`` Components that have
+    no ReleaseBinding in the input (used, though nothing is rendered for them here).  ``items``: the input's,
+    or an output's (the objects read here are never generated ones)."""
+    live, workloads, bindings = _objects(items)
+    return {(krm.namespace(w), name) for component in live
+            for w, name, _, _ in _unbound_reads(component, bindings, workloads)}
+
+
+def _objects(items: list) -> tuple[list, list[dict], list[dict]]:
+    """(the items, their Workloads, their ReleaseBindings).  (Generated objects are ExternalSecrets:
+    never one of these kinds.)"""
+    live = list(items)
+    return (live, [obj for obj in live if is_openchoreo(obj, KIND_WORKLOAD)],
+            [obj for obj in live if is_openchoreo(obj, KIND_BINDING)])
+
+
+def _unbound_reads(component: dict, bindings: list[dict], workloads: list[dict]) -> list[tuple[dict, str, str, str]]:
+    """(Workload, SecretReference name, key, field path) of each secret entry of an ``autoDeploy: true``
+    Component's Workloads when no ReleaseBinding of it is in the input (OpenChoreo binds it itself)."""
+    if not (is_openchoreo(component, "Component") and get(component, "spec", "autoDeploy") is True):
+        return []
+    ns, name = krm.namespace(component), krm.name(component)
+    if any(krm.namespace(b) == ns and text(get(b, "spec", "owner", "componentName")) == name for b in bindings):
+        return []
+    project = text(get(component, "spec", "owner", "projectName"))
+    return [(w, ref[0], ref[1], ref[2]) for w in _workloads_of(ns, name, project, workloads)
+            for g in ("env", "files") for e in merged(w, {}, g) if (ref := secret_ref(e)) and ref[0]]
+
+
+def _check_auto_deployed(component: dict, bindings: list[dict], workloads: list[dict], inv: Inventory,
+                         results: krm.Results) -> None:
     """``autoDeploy: true``: OpenChoreo binds the component to its first environment itself.  Without
     that ReleaseBinding in the input, the ExternalSecrets OpenChoreo then renders for the Workload's
-    secret env vars and files are not rendered here: said once, on the Component."""
-    ns, name = krm.namespace(component), krm.name(component)
-    project = text(get(component, "spec", "owner", "projectName"))
-    if any(krm.namespace(b) == ns and text(get(b, "spec", "owner", "componentName")) == name for b in bindings):
+    secret env vars and files are not rendered here: said once, on the Component.  What they read is
+    still checked: a missing SecretReference or key fails that deployment in OpenChoreo."""
+    reads = _unbound_reads(component, bindings, workloads)
+    if not reads:
         return
-    reading = [w for w in _workloads_of(ns, name, project, workloads)
-               if any((ref := secret_ref(e)) and ref[0] for g in ("env", "files") for e in merged(w, {}, g))]
-    if reading:
-        results.warning(f"autoDeploy is true and Workload {krm.name(reading[0])!r} reads SecretReferences, but no "
-                        f"ReleaseBinding of component {name!r} is in the input: OpenChoreo creates that binding "
-                        "itself, and the ExternalSecrets it renders for it are not rendered here; add the "
-                        "ReleaseBinding to render them", component, "spec.autoDeploy")
+    results.warning(f"autoDeploy is true and Workload {krm.name(reads[0][0])!r} reads SecretReferences, but no "
+                    f"ReleaseBinding of component {krm.name(component)!r} is in the input: OpenChoreo creates that "
+                    "binding itself, and the ExternalSecrets it renders for it are not rendered here; add the "
+                    "ReleaseBinding to render them", component, "spec.autoDeploy")
+    for workload, name, key, path in reads:
+        ns = krm.namespace(workload)
+        if (ns, name) in inv.invalid_secret_refs:
+            continue  # reported on the SecretReference itself
+        ref = inv.secret_refs.get((ns, name))
+        if ref is None:
+            results.error(f"SecretReference {name!r} not found in namespace {ns!r}", workload, f"{path}.name")
+        elif key and key not in ref.spec.keys():
+            results.error(f'key "{key}" not found in SecretReference "{name}"; available keys: '
+                          f"[{' '.join(ref.spec.keys())}]", workload, f"{path}.key")

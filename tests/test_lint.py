@@ -90,3 +90,17 @@ def test_kpt_validator_in_validate_mode(pkg) -> None:
                          timeout=120)
     assert bad.returncode != 0
     assert 'key "pasword" not found in SecretReference "orders-db"' in bad.stderr
+
+
+def test_a_secretreference_read_by_an_auto_deployed_workload_is_not_unused() -> None:
+    """OpenChoreo binds an autoDeploy Component itself: its Workload's SecretReferences are used, though no
+    ReleaseBinding in the input asks for them (lint said both 'reads SecretReferences' and 'unused')."""
+    from krm_fn import krm, pipeline
+
+    text = (ROOT / "testdata" / "openchoreo-autodeploy-without-binding" / "input.yaml").read_text()
+    rl = krm.parse_resource_list(text)
+    rl.items[:] = [obj for obj in rl.items if obj.get("kind") != "ReleaseBinding"]  # the reader's binding too
+    out = pipeline.analyze(rl, {"mode": "validate"})
+    messages = [r.message for r in out.results]
+    assert any(m.startswith("autoDeploy is true") for m in messages), messages
+    assert not any(m.startswith("unused:") for m in messages), messages
