@@ -179,11 +179,11 @@ def field_path(loc: tuple, prefix: str = "spec", keyed: bool = False, data: Any 
     return path
 
 
-def _other_branch(loc: tuple, data: Any, keyed: bool) -> bool:
+def _other_branch(loc: tuple, data: Any) -> bool:
     """Whether an error is about a union's branch the input is not shaped for: a value given as a mapping
     is not meant as the ``str`` branch, a string not as a model's (pydantic reports every branch)."""
     node = data
-    for part in loc[1:] if keyed else loc:
+    for part in loc:
         if part == "str" or (isinstance(part, str) and part[:1].isupper() and part.isidentifier()):
             if (part == "str") == isinstance(node, dict) or (part != "str" and isinstance(node, str)):
                 return True
@@ -226,7 +226,7 @@ def validation_problems(exc: ValidationError, prefix: str = "spec", keyed: bool 
     """(field path, message) pairs, one per distinct field, in pydantic's order (see :func:`field_path`)."""
     seen: dict[str, str] = {}
     errors = exc.errors(include_url=False, include_input=False)
-    fitting = [e for e in errors if not _other_branch(tuple(e.get("loc", ())), data, keyed)]
+    fitting = [e for e in errors if not _other_branch(tuple(e.get("loc", ())), data)]
     for error in fitting or errors:
         path = field_path(tuple(error.get("loc", ())), prefix, keyed, data)
         seen.setdefault(path, _message(error))

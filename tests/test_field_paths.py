@@ -97,3 +97,16 @@ def test_a_key_yaml_read_as_another_type_is_written_as_the_input_has_it() -> Non
            "data": {RawScalar(INT, "1"): "x", True: "y"}}
     assert config.load(cfg, results) is None
     assert [r.field_path for r in results] == ["data[1]", "data[true]"]
+
+
+def test_only_the_union_branch_the_input_is_shaped_for_is_reported() -> None:
+    from pydantic import ValidationError
+
+    for value, expected in (({"kind": "DataPlane"}, ["spec.dataPlaneRef.name"]), (5, ["spec.dataPlaneRef"])):
+        data = {"dataPlaneRef": value}
+        try:
+            models.EnvironmentSpec.model_validate(data)
+        except ValidationError as exc:
+            assert [path for path, _ in models.validation_problems(exc, data=data)] == expected, value
+        else:
+            raise AssertionError(f"{value!r} validated")
