@@ -106,11 +106,13 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
     if out.results.has_errors:
         return 1
     objects = sources.to_apply(out.items, plane)
-    generated = [obj for obj in objects if ownership.is_owned(obj)]
+    generated, inputs = [], []
+    for obj in objects:
+        (generated if ownership.is_owned(obj) else inputs).append(obj)
     for twice in sources.same_object_twice(generated):
         click.echo(f"warning: {twice} is rendered for more than one plane; a cluster takes one plane's "
                    "manifests: use --plane KIND/NAME", err=True)
-    for twice in sources.same_object_twice([obj for obj in objects if not ownership.is_owned(obj)]):
+    for twice in sources.same_object_twice(inputs):
         click.echo(f"warning: {twice} appears more than once in the input; applied, the last one wins", err=True)
     _write(fastio.dump_all(objects))
     return 0

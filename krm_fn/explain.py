@@ -115,7 +115,7 @@ def _external_secret(planned: Planned, obj: dict) -> ExternalSecretView:
     spec = obj.get("spec") or {}
     written = {d.get("secretKey"): d.get("remoteRef") or {} for d in spec.get("data") or ()}
     data = [RemoteKey(e.ref.source, e.secret_key, e.item.key, e.item.property,
-                      written.get(e.secret_key, {}).get("version") if e.secret_key in written else e.item.version)
+                      written[e.secret_key].get("version") if e.secret_key in written else e.item.version)
             for e in planned.entries]
     template = (spec.get("target") or {}).get("template") or {}
     store_ref = spec.get("secretStoreRef") or {}

@@ -15,8 +15,7 @@ from pydantic import ValidationError
 
 from . import krm, models, names, ownership
 from .config import FunctionConfig
-from .constants import CHECKSUM_ANNOTATION, ESO_GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
-
+from .constants import CHECKSUM_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLANE_ANNOTATION
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -161,7 +160,7 @@ class Inventory:
     owned: set[int] = field(default_factory=set)  # indexes of items we generated earlier
     # files holding ExternalSecrets generated earlier for planes outside this run's `planes` -> their plane
     kept_files: dict[str, str] = field(default_factory=dict)
-    environment_copies: list = field(default_factory=list)  # (first, again): an Environment defined twice
+    environment_copies: list[tuple[Environment, Environment]] = field(default_factory=list)  # defined twice
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     hand_edited: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # by ownership.identity
 
@@ -175,6 +174,15 @@ class Inventory:
         return self.first_plane((PlaneId("DataPlane", namespace, "default"),
                                  PlaneId("ClusterDataPlane", "", "default")))
 
+
+def missing_secret_ref(name: str, namespace: str) -> str:
+    """What a consumer naming an absent SecretReference is told (upstream's wording)."""
+    return f"SecretReference {name!r} not found in namespace {namespace!r}"
+
+
+def missing_key(name: str, key: str, available) -> str:
+    """What a consumer naming a key its SecretReference lacks is told (upstream's wording)."""
+    return f'key "{key}" not found in SecretReference "{name}"; available keys: [{" ".join(available)}]'
 
 
 def _is_openchoreo(obj: dict) -> bool:
@@ -366,7 +374,7 @@ def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventor
                             krm.field_key("metadata.labels", MANAGED_BY_LABEL))
         if kind == "Secret" and api == "v1":
             _check_plaintext_secret(obj, config, results)
-        elif kind == "ExternalSecret" and isinstance(api, str) and krm.group(api) == ESO_GROUP:
+        elif ownership.is_external_secret(obj):
             inv.user_external_secrets[(krm.namespace(obj), krm.name(obj))] = obj
         elif _is_openchoreo(obj):
             if kind == "SecretReference":

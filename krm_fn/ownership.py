@@ -23,15 +23,17 @@ from .constants import CHECKSUM_ANNOTATION, ESO_GROUP, MANAGED_BY_LABEL, MANAGED
 
 def is_owned(obj: dict) -> bool:
     """An ExternalSecret with our label: what this function generates (it generates nothing else)."""
-    return carries_label(obj) and obj.get("kind") == "ExternalSecret" and _is_eso(obj.get("apiVersion"))
+    return carries_label(obj) and is_external_secret(obj)
 
 
 def carries_label(obj: dict) -> bool:
     return krm.labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
 
 
-def _is_eso(api: object) -> bool:
-    return isinstance(api, str) and krm.group(api) == ESO_GROUP
+def is_external_secret(obj: dict) -> bool:
+    """An ESO ExternalSecret, of any served version."""
+    api = obj.get("apiVersion")
+    return obj.get("kind") == "ExternalSecret" and isinstance(api, str) and krm.group(api) == ESO_GROUP
 
 
 def content(obj: dict) -> dict:

@@ -16,7 +16,7 @@ from . import krm, names, render
 from .config import FunctionConfig, setting_path
 from .constants import TARGET_NAMESPACE_ANNOTATION
 from .consumers import Need
-from .inventory import Inventory, PlaneId, SecretRef, selected_planes
+from .inventory import Inventory, PlaneId, SecretRef, missing_key, missing_secret_ref, selected_planes
 from .placement import PlacementError, planes_for
 from .render import Content, Entry, Target
 
@@ -65,15 +65,13 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef |
         return None  # already reported on the SecretReference itself
     ref = inv.secret_refs.get(key)
     if ref is None:
-        _consumer_error(results, need, f"SecretReference {need.secret_name!r} not found in namespace "
-                        f"{need.home_namespace!r}", need.field)
+        _consumer_error(results, need, missing_secret_ref(need.secret_name, need.home_namespace), need.field)
         return None
     if need.key is not None:
         # A picked entry must be a data[] entry; a whole copy is read as the resulting Secret.
         available = ref.spec.keys() if need.secret_key is not None else render.secret_keys(ref)
         if need.key not in available:
-            message = f'key "{need.key}" not found in SecretReference "{ref.name}"; available keys: ' \
-                      f"[{' '.join(available)}]"
+            message = missing_key(ref.name, need.key, available)
             if need.optional:  # Kubernetes starts the pod without it: worth a look, not a failure
                 results.warning(f"{message} (the reference is optional)", need.consumer, need.key_field)
                 return ref

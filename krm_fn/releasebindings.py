@@ -25,7 +25,7 @@ from typing import Iterator
 
 from . import krm, names
 from .consumers import Need, get, is_openchoreo, check_labels, text
-from .inventory import Inventory, PlaneId
+from .inventory import Inventory, PlaneId, missing_key, missing_secret_ref
 from .openchoreo_naming import Remote, dataplane_namespace, env_secrets_name, file_secret_name
 from .placement import PlacementError, environment_plane
 from .render import UPSTREAM_DATA
@@ -214,11 +214,11 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
 
 def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """Needs of every ReleaseBinding, in input order."""
-    live, workloads, bindings = _objects(items)
+    workloads, bindings = _workloads_and_bindings(items)
     needs: list[Need] = []
     for binding in bindings:
         needs.extend(_binding_needs(binding, workloads, inv, results))
-    for component in live:
+    for component in items:
         _check_auto_deployed(component, bindings, workloads, inv, results)
     return needs
 
@@ -227,17 +227,15 @@ def auto_deployed_reads(items: list) -> set[tuple[str, str]]:
     """(namespace, name) of the SecretReferences read by the Workloads of ``autoDeploy`` Components that have
     no ReleaseBinding in the input (used, though nothing is rendered for them here).  ``items``: the input's,
     or an output's (the objects read here are never generated ones)."""
-    live, workloads, bindings = _objects(items)
-    return {(krm.namespace(w), name) for component in live
+    workloads, bindings = _workloads_and_bindings(items)
+    return {(krm.namespace(w), name) for component in items
             for w, name, _, _ in _unbound_reads(component, bindings, workloads)}
 
 
-def _objects(items: list) -> tuple[list, list[dict], list[dict]]:
-    """(the items, their Workloads, their ReleaseBindings).  (Generated objects are ExternalSecrets:
-    never one of these kinds.)"""
-    live = list(items)
-    return (live, [obj for obj in live if is_openchoreo(obj, KIND_WORKLOAD)],
-            [obj for obj in live if is_openchoreo(obj, KIND_BINDING)])
+def _workloads_and_bindings(items: list) -> tuple[list[dict], list[dict]]:
+    """The items' Workloads and ReleaseBindings (never generated objects: those are ExternalSecrets)."""
+    return ([obj for obj in items if is_openchoreo(obj, KIND_WORKLOAD)],
+            [obj for obj in items if is_openchoreo(obj, KIND_BINDING)])
 
 
 def _unbound_reads(component: dict, bindings: list[dict], workloads: list[dict]) -> list[tuple[dict, str, str, str]]:
@@ -272,7 +270,6 @@ def _check_auto_deployed(component: dict, bindings: list[dict], workloads: list[
             continue  # reported on the SecretReference itself
         ref = inv.secret_refs.get((ns, name))
         if ref is None:
-            results.error(f"SecretReference {name!r} not found in namespace {ns!r}", workload, f"{path}.name")
+            results.error(missing_secret_ref(name, ns), workload, f"{path}.name")
         elif key and key not in ref.spec.keys():
-            results.error(f'key "{key}" not found in SecretReference "{name}"; available keys: '
-                          f"[{' '.join(ref.spec.keys())}]", workload, f"{path}.key")
+            results.error(missing_key(name, key, ref.spec.keys()), workload, f"{path}.key")
