@@ -50,7 +50,7 @@ import re
 import zlib
 from typing import Any, Callable, Iterator
 
-from . import krm, limits, workers, yamlio
+from . import krm, limits, yamlio
 
 
 class _Pattern:
@@ -305,19 +305,25 @@ def _native_loader() -> Callable[[str], Any] | None:
     return load
 
 
-def _native_batches(text: str, parts: _Split, indexes: list[int]) -> Iterator[list]:
+def _native_batches(text: str, parts: _Split, indexes: list[int]) -> Iterator[list] | None:
     """yaml_rs's values of the items ``indexes``, a batch at a time (each batch parsed as ``items:``
-    and the items' lines, the same YAML as in the whole text); a shorter run when yaml_rs cannot read
-    all of it (yamlio reads it and reports it)."""
+    and the items' lines, the same YAML as in the whole text); None, or a shorter run, when yaml_rs
+    cannot read all of it (yamlio reads it and reports it)."""
     load = _native_loader()
-    starts = parts.starts
-    for first in range(0, len(indexes), _BATCH):
-        batch = indexes[first:first + _BATCH]
-        doc = load("items:\n" + "".join(text[starts[i]:starts[i + 1]] for i in batch))
-        items = doc.get("items") if isinstance(doc, dict) else None
-        if not isinstance(items, list) or len(items) != len(batch):
-            return
-        yield items
+    if load is None or not isinstance(load(parts.header), dict):
+        return None
+
+    def batches() -> Iterator[list]:
+        starts = parts.starts
+        for first in range(0, len(indexes), _BATCH):
+            batch = indexes[first:first + _BATCH]
+            doc = load("items:\n" + "".join(text[starts[i]:starts[i + 1]] for i in batch))
+            items = doc.get("items") if isinstance(doc, dict) else None
+            if not isinstance(items, list) or len(items) != len(batch):
+                return
+            yield items
+
+    return batches()
 
 
 # An item's depth counts from the ResourceList: the document (1) and its items list (2).
@@ -357,74 +363,6 @@ def load_document(text: str, measure: limits.Measure | None = None, memo: dict[s
     if measure is not None:
         measure.depth = max(measure.depth, depth)
     return [value]
-
-
-# Below this many bytes of items, one process reads them all: a second one would save less than it costs.
-PARALLEL_BYTES = 1 << 20
-
-
-def _halfway(parts: _Split) -> int:
-    """The first item of the second half of the items' text: the item start nearest its middle
-    (the count of items when that is the end: nothing to share)."""
-    starts = parts.starts
-    middle = (starts[0] + starts[-1]) // 2
-    after = bisect.bisect_left(starts, middle, 1, len(starts) - 1)
-    return after - 1 if after > 1 and middle - starts[after - 1] < starts[after] - middle else after
-
-
-def _read_items(text: str, parts: _Split, lo: int, hi: int,
-                project: Callable[[dict], dict | None] | None) -> list[tuple[Any, int, bool]] | None:
-    """Items ``lo`` to ``hi`` (exclusive) as (value, depth below the item, written back as its text);
-    None when the whole text must be read by yamlio (which reads it and reports any problem).
-
-    Of an item written back as its text only ``project``'s part is kept.  Self-contained (plain data in,
-    plain data out), so that a second process can read part of the items (:mod:`krm_fn.workers`).
-    """
-    starts = parts.starts
-    # Items yaml_rs could read differently from yamlio, and items yamlio.dump would write differently.
-    exact = {i for i in parts.suspect if lo <= i < hi}
-    exact.update(lo + i for i in _items_where(_CANDIDATE, text, starts[lo:hi + 1], _DIFFERS))
-    values = (v for batch in _native_batches(text, parts, [i for i in range(lo, hi) if i not in exact])
-              for v in batch)
-    read: list[tuple[Any, int, bool]] = []
-    memo: dict[str, str] = {}
-    for index in range(lo, hi):
-        as_text = False
-        if index in exact:
-            value, depth = _read_exact(text, starts, index)
-        else:
-            value = next(values, None)
-            if value is None:
-                return None  # yaml_rs could not read a batch
-            if type(value) is not dict:
-                value, depth = _read_exact(text, starts, index)  # not a mapping: an error result, rare
-            else:
-                value, depth, odd = _compact(value, memo)
-                as_text = not (odd and _MISREAD.search(text, starts[index] - 1, starts[index + 1]))
-                if as_text and project is not None:
-                    value = project(value) or value  # the rest of the copy is freed at once
-        if value is None or depth + _ITEM_LEVEL > limits.CAPS.maxDepth:
-            return None  # (too deep: yamlio reports it, with the line)
-        read.append((value, depth, as_text))
-    return read
-
-
-def _read_exact(text: str, starts: list[int], index: int) -> tuple[Any, int]:
-    """(yamlio's value of one item, its depth), or (None, 0) when it must be read with the whole text.
-
-    Read exactly; written by yamlio.dump (no anchors, tags, merge keys out).
-    """
-    exact_measure = limits.Measure()
-    try:
-        docs = yamlio.load_all("items:\n" + text[starts[index]:starts[index + 1]], exact_measure)
-    except (yamlio.YamlError, limits.LimitError):
-        return None, 0
-    if exact_measure.aliases or len(docs) != 1 or not isinstance(docs[0], dict) or list(docs[0]) != ["items"]:
-        return None, 0  # aliases are measured over the whole stream
-    items = docs[0]["items"]
-    if not isinstance(items, list) or len(items) != 1 or items[0] is None:
-        return None, 0
-    return items[0], exact_measure.depth - _ITEM_LEVEL
 
 
 # Generated objects are written this many at a time: the text of all of them is never held at once.
@@ -471,10 +409,8 @@ class Reader:
     that part is kept, so a large package's data is never all in memory.
     """
 
-    def __init__(self, project: Callable[[], Callable[[dict], dict | None]] | None = None,
-                 workers: int = 1) -> None:
+    def __init__(self, project: Callable[[dict], dict | None] | None = None) -> None:
         self._project = project
-        self._workers = workers
         self._kept: _Texts | None = None
         self._parts: _Split | None = None
         self._texts: dict[int, tuple[Any, int]] = {}  # id of an item written as its text -> (item, index)
@@ -495,40 +431,68 @@ class Reader:
 
     def _load_fast(self, text: str, measure: limits.Measure) -> list[Any] | None:
         parts = split(text)
-        load = _native_loader()
-        if parts is None or load is None or not isinstance(load(parts.header), dict):
+        if parts is None:
+            return None
+        starts = parts.starts
+        count = len(starts) - 1
+        # Items yaml_rs could read differently from yamlio, and items yamlio.dump would write differently.
+        exact = parts.suspect | _items_where(_CANDIDATE, text, starts, _DIFFERS)
+        native = _native_batches(text, parts, [i for i in range(count) if i not in exact])
+        if native is None:
             return None
         found = limits.Measure()
         docs = [d for d in yamlio.load_all(parts.header, found) if d is not None]
         if len(docs) != 1 or not isinstance(docs[0], dict) or docs[0].get("items") is not None:
             return None
-        count = len(parts.starts) - 1
-        project = self._project() if self._project is not None else None  # (imported before a fork: once)
-        mid = _halfway(parts) if self._workers > 1 and parts.starts[-1] - parts.starts[0] >= PARALLEL_BYTES else count
-        other = workers.start(lambda: _read_items(text, parts, mid, count, project)) if mid < count else None
-        try:
-            read = _read_items(text, parts, 0, mid, project)
-        except BaseException:
-            if other is not None:
-                other.cancel()
-            raise
-        if other is not None:
-            rest = other.result() if read is not None else other.cancel()
-            if rest is workers.FAILED:  # the second process did not deliver: its part is read here
-                rest = _read_items(text, parts, mid, count, project)
-            read = None if read is None or rest is None else read + rest
-        if read is None:
-            return None
+        self._parts = parts
         items: list = [None] * count
-        for index, (value, depth, as_text) in enumerate(read):
-            if as_text:
-                self._texts[id(value)] = (value, index)
+        memo: dict[str, str] = {}
+        values = (v for batch in native for v in batch)
+        for index in range(count):
+            if index in exact:
+                value, depth = self._read_exact(text, index)
+                if value is None:
+                    return None
+            else:
+                value = next(values, None)
+                if type(value) is not dict:
+                    if value is None:
+                        return None  # yaml_rs could not read a batch
+                    value, depth = self._read_exact(text, index)  # not a mapping: an error result, rare
+                    if value is None:
+                        return None
+                else:
+                    value, depth, odd = _compact(value, memo)
+                    if not (odd and _MISREAD.search(text, starts[index] - 1, starts[index + 1])):
+                        # written back as its text
+                        if self._project is not None:
+                            value = self._project(value) or value  # the rest of the copy is freed at once
+                        self._texts[id(value)] = (value, index)
+            if depth + _ITEM_LEVEL > limits.CAPS.maxDepth:
+                return None  # yamlio reports it, with the line
             found.depth = max(found.depth, depth + _ITEM_LEVEL)
             items[index] = value
-        self._parts = parts
         docs[0]["items"] = items
         measure.depth = max(measure.depth, found.depth)
         return docs
+
+    def _read_exact(self, text: str, index: int) -> tuple[Any, int]:
+        """(yamlio's value of one item, its depth), or (None, 0) when it must be read with the whole text.
+
+        Read exactly; written by yamlio.dump (no anchors, tags, merge keys out).
+        """
+        starts = self._parts.starts
+        exact_measure = limits.Measure()
+        try:
+            docs = yamlio.load_all("items:\n" + text[starts[index]:starts[index + 1]], exact_measure)
+        except (yamlio.YamlError, limits.LimitError):
+            return None, 0
+        if exact_measure.aliases or len(docs) != 1 or not isinstance(docs[0], dict) or list(docs[0]) != ["items"]:
+            return None, 0  # aliases are measured over the whole stream
+        items = docs[0]["items"]
+        if not isinstance(items, list) or len(items) != 1 or items[0] is None:
+            return None, 0
+        return items[0], exact_measure.depth - _ITEM_LEVEL
 
     def text_of(self, item: Any) -> str | None:
         """The input text of an item that passed through unchanged (same object), else None."""

@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Callable
 
-from . import fastio, krm, limits, workers, yamlio
+from . import fastio, krm, limits, yamlio
 
 
 def load_pipeline():
@@ -26,17 +26,16 @@ def load_pipeline():
     return module
 
 
-def _projection() -> Callable[[dict], dict | None]:
+def _project(obj: dict) -> dict | None:
     from .projection import project  # imported once there are items (it imports the pipeline's modules)
 
-    return project
+    return project(obj)
 
 
 def function_reader() -> fastio.Reader:
     """The reader of function mode: unchanged items are written back as the text they came in as,
-    and only what the pipeline reads of them is kept in memory (:mod:`krm_fn.projection`).  As the
-    command, a large input is read by two processes where two CPUs are free (:mod:`krm_fn.workers`)."""
-    return fastio.Reader(project=_projection, workers=workers.available() if _exit_when_done else 1)
+    and only what the pipeline reads of them is kept in memory (:mod:`krm_fn.projection`)."""
+    return fastio.Reader(project=_project)
 
 
 def guarded(body: Callable[[], int], passthrough: tuple[type[BaseException], ...] = ()) -> int:

@@ -5,7 +5,6 @@ own passes through untouched); these helpers read the few fields we need.
 """
 from __future__ import annotations
 
-import copyreg
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -31,14 +30,6 @@ ORCHESTRATOR_ANNOTATIONS = (LEGACY_PATH, LEGACY_INDEX, LEGACY_ID)
 # The labels (or annotations) of a record that has none: one shared, read-only, mapping rather than
 # an empty dict per record (tens of thousands of records in a large run).
 EMPTY: Mapping[str, str] = MappingProxyType({})
-
-
-def _empty() -> Mapping[str, str]:
-    return EMPTY
-
-
-# Records travel between processes (krm_fn.workers): a read-only mapping arrives as EMPTY, the only one made.
-copyreg.pickle(MappingProxyType, lambda proxy: (_empty, ()) if proxy is EMPTY else (MappingProxyType, (dict(proxy),)))
 
 
 class InputError(Exception):

@@ -13,10 +13,9 @@ import tracemalloc
 import pytest
 
 from conftest import ROOT, TESTDATA, run_process, run_text
-from krm_fn import cli, fastio, function, krm, limits, ownership, pipeline, workers, yamlio
+from krm_fn import cli, krm, limits, ownership, pipeline, yamlio
 
 QUICKSTART = ROOT / "examples" / "quickstart"
-REAL_FORK = getattr(os, "fork", None)
 
 
 def _alias_bomb(levels: int = 9, width: int = 9) -> str:
@@ -84,23 +83,6 @@ def test_function_mode_opens_no_socket_starts_no_process_writes_no_file(monkeypa
     assert out == (TESTDATA / case / "expected.yaml").read_bytes()
     assert code == (1 if case.startswith("error-") else 0)
     assert sandbox == []
-
-
-@pytest.mark.skipif(REAL_FORK is None, reason="no fork on this system: the function reads with one process")
-def test_the_only_process_is_a_copy_of_the_function_reading_half_the_items(monkeypatch, sandbox) -> None:
-    """As the command, a large input may be read by a forked copy of the function (krm_fn/workers.py): the
-    one process it may start, under the same guard (anything refused there fails its part: seen here)."""
-    monkeypatch.setattr(os, "fork", lambda: sandbox.append("os.fork") or REAL_FORK())
-    monkeypatch.setattr(fastio, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(function, "function_reader",
-                        lambda: fastio.Reader(project=function._projection, workers=2))
-    delivered, result = [], workers.Job.result
-    monkeypatch.setattr(workers.Job, "result", lambda job: delivered.append(result(job)) or delivered[-1])
-    case = TESTDATA / "serviceclass-fans-out-to-environment-planes"
-    code, out, _ = _main(monkeypatch, [], (case / "input.yaml").read_bytes())
-    assert (code, out) == (0, (case / "expected.yaml").read_bytes())
-    assert sandbox == ["os.fork"]
-    assert len(delivered) == 1 and delivered[0] is not workers.FAILED
 
 
 def test_render_mode_opens_no_socket_starts_no_process_writes_no_file(monkeypatch, sandbox) -> None:
