@@ -101,7 +101,7 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
             raise click.BadParameter(problem, param_hint="--plane")
     rl = _read(paths, config_path)
     overrides = {"planes": [plane]} if plane else None
-    out = _pipeline().run(rl, overrides)
+    out = _pipeline().run(rl, overrides, files=False)  # a stream: no kpt files to clash in
     _report(out.results)
     if out.results.has_errors:
         return 1

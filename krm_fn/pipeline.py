@@ -43,10 +43,12 @@ class Analysis:
                                 self.results)
 
 
-def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
+def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = True) -> Analysis:
     """Process one ResourceList. Never raises for bad input: problems become results.
 
-    ``overrides`` replaces function-config fields (the CLI's ``--plane``).
+    ``overrides`` replaces function-config fields (the CLI's ``--plane``).  ``files``: the output is
+    written to files by its path annotations (kpt; ``lint`` and ``explain`` check for it); False for
+    ``render``, whose stream carries no paths, so two planes' objects cannot clash in a file.
     """
     results = krm.Results()
     items = rl.items
@@ -76,7 +78,7 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None) -> Analysis:
             results.error(exc.message, item.sources[0].obj, exc.field)
             continue
         renderable.append(item)
-    kept = reconcile.drop_clashes(renderable, inv, config, results)
+    kept = reconcile.drop_clashes(renderable, inv, config, results, files)
     staying = (obj for index, obj in enumerate(items) if isinstance(obj, dict) and index not in inv.owned)
     indexes = render.file_indexes(kept, config, staying)
     if config.mode == "validate":
@@ -115,12 +117,14 @@ def check_limits(measure: limits.Measure | None, function_config: dict | None) -
         raise krm.InputError("; ".join(message for _, message in problems))
 
 
-def run(rl: krm.ResourceList, overrides: dict | None = None, deferred: bool = False) -> krm.ResourceList:
+def run(rl: krm.ResourceList, overrides: dict | None = None, deferred: bool = False,
+        files: bool = True) -> krm.ResourceList:
     """The KRM function: a ResourceList in, a ResourceList (with results) out.
 
     ``deferred``: generated ExternalSecrets stay :class:`render.Pending` in the output's items, rendered
-    as they are written (function mode: at the L benchmark they would take 190 MB as data)."""
-    return analyze(rl, overrides).resource_list(deferred)
+    as they are written (function mode: at the L benchmark they would take 190 MB as data).  ``files``:
+    see :func:`analyze`."""
+    return analyze(rl, overrides, files).resource_list(deferred)
 
 
 def _dedupe(results: krm.Results) -> krm.Results:

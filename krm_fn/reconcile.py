@@ -28,8 +28,10 @@ def _with_annotations(obj: dict, extra: dict[str, str]) -> dict:
 
 
 def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
-                 results: krm.Results) -> list[Planned]:
-    """The planned ExternalSecrets, less those that clash with a user's ExternalSecret or another file."""
+                 results: krm.Results, files: bool = True) -> list[Planned]:
+    """The planned ExternalSecrets, less those that clash with a user's ExternalSecret or, when the output
+    is written to files by its path annotations (``files``: kpt; not ``render``'s stream), with another
+    plane's file."""
     kept: list[Planned] = []
     paths: dict[str, Planned] = {}  # each file's first ExternalSecret
     for item in planned:
@@ -41,6 +43,9 @@ def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
             results.error(f"ExternalSecret {target.namespace}/{target.name} is not managed by secretref-fn, but "
                           f"secretref-fn would generate it from SecretReference {item.source} for {target.plane}; "
                           "rename or remove one of them", user, "metadata.name")
+            continue
+        if not files:
+            kept.append(item)
             continue
         path = render.path_of(target, config)
         other = paths.setdefault(path, item)

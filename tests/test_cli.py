@@ -102,6 +102,21 @@ def test_render_warns_of_an_input_object_twice_without_blaming_planes(tmp_path) 
         "warning: Deployment acme/app appears more than once in the input; applied, the last one wins"]
 
 
+def test_render_streams_two_planes_whose_kpt_files_would_clash(tmp_path) -> None:
+    """DataPlane a/prod and b/prod would write one kpt file (testdata/error-plane-file-clash): an error for
+    the function and lint, which check a package kpt writes; render's stream carries no paths."""
+    case = TESTDATA / "error-plane-file-clash" / "input.yaml"
+    items = yaml.safe_load(case.read_text())["items"]
+    (tmp_path / "all.yaml").write_text(yaml.safe_dump_all(items, sort_keys=False))
+    proc = run_process(["render", str(tmp_path)])
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d["kind"] == "ExternalSecret"]
+    assert sorted((d["metadata"]["annotations"]["secretref-fn.openchoreo.dev/plane"], d["metadata"]["name"])
+                  for d in docs) == [("DataPlane/a/prod", "s1"), ("DataPlane/b/prod", "s2")]
+    lint = run_process(["lint", str(tmp_path)])
+    assert lint.returncode == 1 and b"would both be written to planes/dataplane/prod/shared" in lint.stdout
+
+
 def test_render_one_plane_prints_only_its_externalsecrets() -> None:
     proc = run_process(["render", "--plane", "DataPlane/acme/production", str(QUICKSTART)])
     assert proc.returncode == 0, proc.stderr
