@@ -305,18 +305,16 @@ def _check_environment_copies(inv: Inventory, results: krm.Results) -> None:
     """The same Environment twice is harmless (OpenChoreo's own samples do it) when both resolve to one
     plane; for different planes, which one a workload's secrets reach would depend on file order."""
     for first, again in inv.environment_copies:
-        planes = [_resolved(env, inv) for env in (first, again)]
+        planes = [str(data_plane_of(env, inv) or "the default plane") for env in (first, again)]
         if planes[0] != planes[1]:
             results.error(f"Environment {again.namespace}/{again.name} is defined more than once, for different "
                           f"planes ({planes[0]}, {planes[1]})", again.obj, "spec.dataPlaneRef")
 
 
-def _resolved(env: "Environment", inv: Inventory) -> str:
-    """The plane ``env`` names, or its default chain's (placement reports one that is missing)."""
-    if env.data_plane is not None:
-        return str(env.data_plane)
-    default = inv.default_data_plane(env.namespace)
-    return str(default) if default is not None else "the default plane"
+def data_plane_of(env: "Environment", inv: Inventory) -> PlaneId | None:
+    """The data plane an Environment names (in the input or not), else the first plane of its default chain
+    in the input (DataPlane default in its namespace, then ClusterDataPlane default); None when neither."""
+    return env.data_plane if env.data_plane is not None else inv.default_data_plane(env.namespace)
 
 
 def _check_plaintext_secret(obj: dict, config: FunctionConfig, results: krm.Results) -> None:

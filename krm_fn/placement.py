@@ -19,7 +19,7 @@ from __future__ import annotations
 from . import krm, models
 from .constants import OPENCHOREO_ENVIRONMENT, PLANE_ANNOTATION
 from .consumers import Need
-from .inventory import Environment, Inventory, PlaneId
+from .inventory import Environment, Inventory, PlaneId, data_plane_of
 
 _FAMILY_KINDS = {
     "data": (("DataPlane",), ("ClusterDataPlane",)),
@@ -49,14 +49,12 @@ def _annotation_or_label(obj: dict, key: str) -> tuple[str, str, str] | None:
 
 def environment_plane(env: Environment, inv: Inventory) -> PlaneId:
     """An Environment's data plane, as OpenChoreo resolves it."""
-    if env.data_plane is not None:
-        if env.data_plane not in inv.planes:
-            raise PlacementError(f"Environment {env.namespace}/{env.name} points to {env.data_plane}, "
-                                 "which is not in the input", "spec.dataPlaneRef", env.obj)
-        return env.data_plane
-    default = inv.default_data_plane(env.namespace)
-    if default is not None:
-        return default
+    plane = data_plane_of(env, inv)
+    if plane is not None and plane not in inv.planes:
+        raise PlacementError(f"Environment {env.namespace}/{env.name} points to {env.data_plane}, "
+                             "which is not in the input", "spec.dataPlaneRef", env.obj)
+    if plane is not None:
+        return plane
     raise PlacementError(f"Environment {env.namespace}/{env.name} has no dataPlaneRef and neither DataPlane "
                          f"{env.namespace}/default nor ClusterDataPlane default is in the input",
                          "spec.dataPlaneRef", env.obj)
