@@ -50,14 +50,14 @@ def _annotation_or_label(obj: dict, key: str) -> tuple[str, str, str] | None:
 def environment_plane(env: Environment, inv: Inventory) -> PlaneId:
     """An Environment's data plane, as OpenChoreo resolves it."""
     plane = data_plane_of(env, inv)
-    if plane is not None and plane not in inv.planes:
-        raise PlacementError(f"Environment {env.namespace}/{env.name} points to {env.data_plane}, "
+    if plane is None:
+        raise PlacementError(f"Environment {env.namespace}/{env.name} has no dataPlaneRef and neither DataPlane "
+                             f"{env.namespace}/default nor ClusterDataPlane default is in the input",
+                             "spec.dataPlaneRef", env.obj)
+    if plane not in inv.planes:  # (a default is in the input: only a named plane can be missing)
+        raise PlacementError(f"Environment {env.namespace}/{env.name} points to {plane}, "
                              "which is not in the input", "spec.dataPlaneRef", env.obj)
-    if plane is not None:
-        return plane
-    raise PlacementError(f"Environment {env.namespace}/{env.name} has no dataPlaneRef and neither DataPlane "
-                         f"{env.namespace}/default nor ClusterDataPlane default is in the input",
-                         "spec.dataPlaneRef", env.obj)
+    return plane
 
 
 def _visible(inv: Inventory, family: str, home: str) -> list[PlaneId]:
