@@ -133,7 +133,7 @@ def read_paths(paths: Iterable[str], measure: limits.Measure | None = None,
     memo: dict[str, str] = {}
     for path in paths:
         if path == "-":
-            stdin_text = _decode(sys.stdin.buffer.read(limits.CAPS.maxInputBytes + 1), "stdin", measure)
+            stdin_text = _decode(sys.stdin.buffer.read(limits.input_cap() + 1), "stdin", measure)  # as files
             sources = [("-", "stdin.yaml", stdin_text)]
         else:
             sources = [(full, label, None) for full, label in _files(path, notes)]

@@ -262,6 +262,22 @@ def test_environment_can_also_lower_the_cap() -> None:
     assert "larger than the hard limit of 2000 bytes" in proc.stderr.decode()
 
 
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_a_raised_cap_reads_every_byte_from_a_file_or_stdin(source: str, tmp_path, monkeypatch) -> None:
+    """Above the hard cap, raised by the operator: nothing is cut off (a cut would silently drop the last
+    objects). The hard cap is lowered here to keep the input small."""
+    monkeypatch.setattr(limits, "CAPS", limits.Limits(maxInputBytes=1000, maxDepth=256, maxAliases=1_000_000))
+    monkeypatch.setenv(limits.ENV_MAX_INPUT_BYTES, "100000")
+    stream = "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{n}\n  namespace: acme\n"
+                     for n in range(40))
+    assert len(stream) > 2000
+    (tmp_path / "all.yaml").write_text(stream)
+    args = ["render", "-"] if source == "stdin" else ["render", str(tmp_path / "all.yaml")]
+    code, out, err = _main(monkeypatch, args, stream.encode())
+    assert code == 0, err
+    assert [d["metadata"]["name"] for d in yamlio.load_all(out.decode())] == [f"cm-{n}" for n in range(40)]
+
+
 def test_a_hand_edited_object_keeps_its_place_in_a_shared_file() -> None:
     """fileLayout: namespace puts several ExternalSecrets in one file; regenerated neighbours of a
     hand-edited one (kept as it is) take the other positions in that file."""
