@@ -82,9 +82,11 @@ def _read(paths: tuple[str, ...], config_path: str | None) -> krm.ResourceList:
     measure = limits.Measure()
     notes: list[str] = []
     items = sources.read_paths(paths, measure, notes)
-    for note in notes:
-        click.echo(f"warning: {note}", err=True)
-    config = sources.read_config(config_path) if config_path else sources.find_config(items)
+    try:
+        config = sources.read_config(config_path) if config_path else sources.function_config(paths, items, notes)
+    finally:
+        for note in notes:
+            click.echo(f"warning: {note}", err=True)
     pipeline.check_limits(measure, config)
     return krm.ResourceList(items, config, measure=measure)
 

@@ -7,6 +7,7 @@ local-config objects, which never reach a cluster.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Iterable, Iterator
 
@@ -163,6 +164,78 @@ def find_config(items: list) -> dict | None:
         where = ", ".join(str(krm.FileRef.of(c).path) for c in configs if krm.FileRef.of(c))
         raise SourceError(f"found {len(configs)} {CONFIG_KIND} objects ({where}); keep one or pass --config")
     return configs[0] if configs else None
+
+
+def function_config(paths: Iterable[str], items: list, notes: list[str] | None = None) -> dict | None:
+    """The function config of a run over ``paths``: in a kpt package whose Kptfile runs secretref-fn, the
+    one kpt gives it (:func:`kpt_function_config`); otherwise the one SecretFanout among the files."""
+    paths = list(paths)
+    if len(paths) == 1 and os.path.isfile(os.path.join(paths[0], PACKAGE_FILE)):
+        named, config = kpt_function_config(paths[0], notes)
+        if named:
+            return config
+    return find_config(items)
+
+
+# A Kptfile pipeline entry running this function: its exec's command or its image's name (tag and digest aside).
+_OURS = re.compile(r"(?:^|/)secretref-fn(?:[:@][^/]*)?$")
+
+
+def kpt_function_config(package: str, notes: list[str] | None = None) -> tuple[bool, dict | None]:
+    """(whether the package's Kptfile runs secretref-fn, the function config kpt passes it).
+
+    The first mutator running secretref-fn (by ``exec`` or ``image``), else the first validator: its
+    ``configPath`` (a file of the package) or ``configMap`` (a ConfigMap ``function-input`` of strings,
+    as kpt builds it), or no config.  ``selectors``/``exclude`` are not applied here: a note says so.
+    """
+    label = os.path.join(package, PACKAGE_FILE)
+    docs = _documents(_read_text(label), label)
+    kptfile = docs[0] if len(docs) == 1 and isinstance(docs[0], dict) else None
+    pipeline = kptfile.get("pipeline") if kptfile is not None else None
+    if not isinstance(pipeline, dict):
+        return False, None
+    entries = [entry for group in ("mutators", "validators") if isinstance(pipeline.get(group), list)
+               for entry in pipeline[group] if isinstance(entry, dict) and _runs_this_function(entry)]
+    if not entries:
+        return False, None
+    entry = entries[0]
+    if notes is not None and (entry.get("selectors") or entry.get("exclude")):
+        notes.append(f"{PACKAGE_FILE}: selectors and exclude of secretref-fn are not applied here (kpt applies "
+                     "them): every object of the package is read")
+    path, values = entry.get("configPath"), entry.get("configMap")
+    if isinstance(path, str) and path:
+        full = os.path.normpath(os.path.join(package, path))
+        if os.path.relpath(full, package).startswith(os.pardir):
+            raise SourceError(f"{label}: configPath {path} is outside the package")
+        if not os.path.isfile(full):
+            raise SourceError(f"{label}: configPath {path}: no such file in the package")
+        return True, read_config(full)
+    if isinstance(values, dict):
+        return True, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"},
+                      "data": {str(k): _kpt_string(v, label, k) for k, v in values.items()}}
+    return True, None
+
+
+def _runs_this_function(entry: dict) -> bool:
+    command = entry.get("exec")
+    if isinstance(command, str) and command.split():
+        return _OURS.search(command.split()[0]) is not None
+    image = entry.get("image")
+    return isinstance(image, str) and _OURS.search(image.strip()) is not None
+
+
+def _kpt_string(value, label: str, key) -> str:
+    """A configMap value as kpt passes it: the text of a scalar (kpt reads the map as strings)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, yamlio.RawScalar):
+        return value.text
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    raise SourceError(f"{label}: configMap value of {key} is a {krm.type_name(value)}: kpt takes only strings "
+                      "there (use configPath for a list)")
 
 
 def _strip(obj: dict) -> dict:

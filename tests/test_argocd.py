@@ -116,6 +116,77 @@ def test_generate_on_a_package_kpt_has_rendered_gives_the_same(repo: Path) -> No
     assert proc.stdout == (EXPECTED / "generate-production.yaml").read_text()
 
 
+MUTATOR = "    - name: secretref-fn\n      exec: secretref-fn\n      configPath: secretfanout.yaml\n"
+SETTINGS = {"creationPolicy": "Merge", "deletionPolicy": "Merge"}
+
+
+@pytest.mark.parametrize("form", ["configMap", "configPath to a ConfigMap", "mutator and validator configs",
+                                  "no config, a stray SecretFanout"])
+def test_generate_uses_the_config_kpt_passes(repo: Path, form: str) -> None:
+    """In a kpt package the plugin renders with the function config the Kptfile gives secretref-fn, as kpt
+    does, whatever its form; the rendered spec is the one kpt writes (so the one reviewers saw in Git)."""
+    need_tool("kpt")
+    package = repo / "examples" / "kpt"
+    kptfile = (package / "Kptfile").read_text()
+    assert MUTATOR in kptfile
+    fanout = package / "secretfanout.yaml"
+    if form == "configMap":
+        fanout.unlink()
+        entry = "    - name: secretref-fn\n      exec: secretref-fn\n      configMap:\n" + "".join(
+            f"        {k}: {v}\n" for k, v in SETTINGS.items())
+    elif form == "configPath to a ConfigMap":
+        fanout.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fn-config\n  annotations:\n"
+                          "    config.kubernetes.io/local-config: 'true'\ndata:\n"
+                          + "".join(f"  {k}: {v}\n" for k, v in SETTINGS.items()))
+        entry = MUTATOR
+    elif form == "mutator and validator configs":
+        text = fanout.read_text()
+        fanout.write_text(text.replace("spec:\n", "spec:\n" + "".join(f"  {k}: {v}\n" for k, v in SETTINGS.items()), 1))
+        (package / "validate.yaml").write_text(text.replace("spec:\n", "spec:\n  mode: validate\n", 1))
+        entry = MUTATOR + "  validators:\n    - name: secretref-fn-check\n      exec: secretref-fn\n" \
+                          "      configPath: validate.yaml\n"
+    else:  # kpt passes no config: the SecretFanout file is only an item, and the defaults apply
+        fanout.write_text(fanout.read_text().replace("spec:\n", "spec:\n" + "".join(
+            f"  {k}: {v}\n" for k, v in SETTINGS.items()), 1))
+        entry = "    - name: secretref-fn\n      exec: secretref-fn\n"
+    (package / "Kptfile").write_text(kptfile.replace(MUTATOR, entry))
+    proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
+    assert proc.returncode == 0, proc.stderr
+    subprocess.run(["kpt", "fn", "render", "--allow-exec", str(package)], env=tool_env(), check=True,
+                   capture_output=True, timeout=120)
+    written = [doc for path in sorted(package.glob("planes/dataplane/production/*/*.yaml"))
+               for doc in yaml.safe_load_all(path.read_text())]
+    generated = list(yaml.safe_load_all(proc.stdout))
+    assert [o["spec"] for o in generated] == [o["spec"] for o in written] and len(generated) == 2
+    applied = {o["spec"]["target"]["creationPolicy"] for o in generated}
+    assert applied == ({"Owner"} if form.startswith("no config") else {"Merge"})
+
+
+def test_readme_kptfile_config_command_runs(tmp_path: Path) -> None:
+    """README, "FunctionConfig": the pasted commands render with the Kptfile's configMap."""
+    readme = (ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```sh\n(.+?)\n *```", readme, re.S) if "acme-cfg" in b]
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block.replace("/tmp/acme-cfg", str(tmp_path / "cfg"))],
+                          cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["creationPolicy:", "Merge", "deletionPolicy:", "Merge", "--",
+                                   "creationPolicy:", "Merge", "deletionPolicy:", "Merge"]
+
+
+def test_a_kptfile_config_that_cannot_be_read_is_reported(repo: Path) -> None:
+    package = repo / "examples" / "kpt"
+    kptfile = (package / "Kptfile").read_text()
+    (package / "Kptfile").write_text(kptfile.replace("configPath: secretfanout.yaml", "configPath: missing.yaml"))
+    proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == ["error: ./Kptfile: configPath missing.yaml: no such file in the package"]
+    (package / "Kptfile").write_text(kptfile.replace(
+        "configPath: secretfanout.yaml", "configMap:\n        planes: [DataPlane/acme/production]"))
+    proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [
+        "error: ./Kptfile: configMap value of planes is a list: kpt takes only strings there (use configPath for a list)"]
+
+
 def test_plane_from_plugin_env_and_parameter_wins(repo: Path) -> None:
     by_env = _generate(repo, "examples/kpt", plugin_env={"PLANE": "DataPlane/acme/staging"})
     assert by_env.returncode == 0, by_env.stderr

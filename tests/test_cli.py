@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 import yaml
 
 from conftest import ROOT, TESTDATA, run_process
@@ -115,6 +116,38 @@ def test_render_streams_two_planes_whose_kpt_files_would_clash(tmp_path) -> None
                   for d in docs) == [("DataPlane/a/prod", "s1"), ("DataPlane/b/prod", "s2")]
     lint = run_process(["lint", str(tmp_path)])
     assert lint.returncode == 1 and b"would both be written to planes/dataplane/prod/shared" in lint.stdout
+
+
+@pytest.mark.parametrize("entry, ours", [
+    ({"exec": "secretref-fn"}, True),
+    ({"exec": "./bin/secretref-fn"}, True),
+    ({"exec": "/usr/local/bin/secretref-fn --debug"}, True),
+    ({"image": "ghcr.io/openchoreo/secretref-fn:0.1.0"}, True),
+    ({"image": "ghcr.io/openchoreo/secretref-fn@sha256:" + "0" * 64}, True),
+    ({"image": "secretref-fn"}, True),
+    ({"image": "ghcr.io/kptdev/krm-functions-catalog/set-labels:v0.2"}, False),
+    ({"exec": "not-secretref-fn"}, False),
+    ({"image": "ghcr.io/secretref-fn/other:1"}, False),
+    ({"name": "secretref-fn"}, False),  # (a name runs nothing)
+])
+def test_which_kptfile_entries_run_this_function(entry: dict, ours: bool) -> None:
+    from krm_fn import sources
+
+    assert sources._runs_this_function(entry) is ours
+
+
+def test_kptfile_selectors_are_a_warning(tmp_path) -> None:
+    package = tmp_path / "pkg"
+    shutil.copytree(ROOT / "examples" / "kpt", package)
+    kptfile = (package / "Kptfile").read_text()
+    (package / "Kptfile").write_text(kptfile.replace(
+        "      configPath: secretfanout.yaml", "      configPath: secretfanout.yaml\n      selectors:\n"
+        "        - kind: SecretReference"))
+    proc = run_process(["render", "--plane", "DataPlane/acme/production", str(package)])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.decode().splitlines() == [
+        "warning: Kptfile: selectors and exclude of secretref-fn are not applied here (kpt applies them): every "
+        "object of the package is read"]
 
 
 def test_render_one_plane_prints_only_its_externalsecrets() -> None:
