@@ -28,7 +28,9 @@ def _files(path: str, notes: list[str] | None = None) -> list[tuple[str, str]]:
     Files and folders whose names start with a dot are skipped, and
     ``.krmignore`` is not read.  kpt reads dot names and applies
     ``.krmignore``: in a kpt package (a ``Kptfile`` at ``path``) ``notes``
-    gains a line for each place where the two differ.
+    gains a line for each place where the two differ.  Symbolic links to
+    files are read, links to folders are not followed (as kpt reads a
+    package); ``notes`` gains a line for each such link.
     """
     if os.path.isdir(path):
         found = []
@@ -37,6 +39,10 @@ def _files(path: str, notes: list[str] | None = None) -> list[tuple[str, str]]:
             if notes is not None and package:
                 notes.extend(_kpt_differences(path, root, dirs, files))
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            if notes is not None:
+                notes.extend(f"{os.path.relpath(os.path.join(root, d), path).replace(os.sep, '/')}/: a symbolic "
+                             "link to a folder, not followed (nor by kpt): pass the folder itself to read it"
+                             for d in dirs if os.path.islink(os.path.join(root, d)))
             for name in sorted(files):
                 if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
                     full = os.path.join(root, name)

@@ -245,6 +245,14 @@ def test_discover_matches_folders_holding_secret_references(repo: Path, path: st
     ("kind: SecretReference|DataPlane  # a kustomize patch target", False),
     ("kind: 'SecretReference'\n", True),  # valid YAML, rendered: discovered too
     ("kind: \"SecretReference\"\n", True),
+    # a List's items, and JSON as kubectl writes it (four spaces), the kind last or not
+    ("kind: List\nitems:\n- apiVersion: openchoreo.dev/v1alpha1\n  kind: SecretReference\n", True),
+    ('{\n    "apiVersion": "openchoreo.dev/v1alpha1",\n    "kind": "SecretReference",\n    "metadata": {}\n}\n', True),
+    ('{\n    "metadata": {},\n    "kind": "SecretReference"\n}\n', True),
+    ("- {apiVersion: openchoreo.dev/v1alpha1, kind: SecretReference, metadata: {name: db}}\n", True),
+    # a reference nested in another object (every stock ClusterWorkflow has one): not a SecretReference to render
+    ("kind: ClusterWorkflow\nspec:\n  externalRefs:\n    - id: git-secret-reference\n"
+     "      apiVersion: openchoreo.dev/v1alpha1\n      kind: SecretReference\n      name: x\n", False),
 ])
 def test_discover_pattern(tmp_path: Path, text: str, matches: bool) -> None:
     (tmp_path / "x.yaml").write_text(text)
@@ -259,11 +267,38 @@ def test_discover_ignores_hidden_folders(repo: Path) -> None:
     assert _run(PLUGIN["spec"]["discover"]["find"], app, _cmp_env("app")).stdout == ""  # render skips them too
 
 
-def test_discover_follows_symbolic_links_as_render_does(repo: Path) -> None:
+def test_discover_follows_symbolic_links_to_files_as_render_does(repo: Path) -> None:
     app = repo / "app"
     app.mkdir()
     (app / "refs.yaml").symlink_to(repo / "examples" / "kpt" / "platform" / "secretreferences.yaml")
     assert _run(PLUGIN["spec"]["discover"]["find"], app, _cmp_env("app")).stdout != ""
+
+
+def test_discover_and_render_do_not_follow_links_to_folders(repo: Path) -> None:
+    """As kpt reads a package: render warns, and discover does not claim a folder render finds empty."""
+    app = repo / "app"
+    app.mkdir()
+    (app / "platform").symlink_to(repo / "examples" / "kpt" / "platform", target_is_directory=True)
+    assert _run(PLUGIN["spec"]["discover"]["find"], app, _cmp_env("app")).stdout == ""
+    proc = subprocess.run([str(BIN / "secretref-fn"), "render", "."], cwd=app, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "warning: platform/: a symbolic link to a folder, not followed (nor by kpt): pass the folder itself to read it"]
+
+
+def test_discover_skips_the_stock_workflows(repo: Path) -> None:
+    """A folder of OpenChoreo's ClusterWorkflows (each names a SecretReference in its externalRefs) holds no
+    SecretReference to render."""
+    samples = ROOT.parent / "shared" / "samples" / "openchoreo"
+    if not samples.is_dir():
+        pytest.skip("../shared/samples/openchoreo is not beside the checkout")
+    app = repo / "workflows"
+    app.mkdir()
+    for sample in samples.glob("*ci-workflows*"):
+        shutil.copy(sample, app)
+    assert len(list(app.iterdir())) >= 1
+    assert _run(PLUGIN["spec"]["discover"]["find"], app, _cmp_env("workflows")).stdout == ""
 
 
 def test_sidecar_component_adds_the_cmp_container(tmp_path: Path) -> None:
