@@ -340,7 +340,24 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
         needs.extend(finder(obj, inv) if finder else _workload_needs(obj, inv))
         if finder is None:
             _warn_without_namespace(obj, inv, results)
+            _report_renamed(obj, inv, results)
     return needs
+
+
+def _report_renamed(obj: dict, inv: Inventory, results: krm.Results) -> None:
+    """A workload reading a Secret by the name a SecretReference had before kustomize renamed it (namePrefix or
+    nameSuffix in the kustomization running this function): nothing would be generated for it, silently."""
+    if not inv.renamed_secret_refs:
+        return
+    found = workload_refs(obj)
+    home = home_namespace(obj)
+    for name, field, *_ in found[1] if found is not None else ():
+        now = inv.renamed_secret_refs.get((home, name))
+        if now is not None and not _is_secret_ref(inv, home, name):
+            results.error(f"secret {name!r} is SecretReference {home}/{name} before kustomize renamed it to {now!r} "
+                          "(namePrefix or nameSuffix in the kustomization running secretref-fn): no ExternalSecret "
+                          "would create it; set name prefixes and suffixes in a kustomization that uses this one",
+                          obj, field)
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,6 +162,8 @@ class Inventory:
     kept_files: dict[str, str] = field(default_factory=dict)
     environment_copies: list[tuple[Environment, Environment]] = field(default_factory=list)  # defined twice
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
+    # (namespace, name before kustomize renamed it: namePrefix, nameSuffix) -> a SecretReference's name now
+    renamed_secret_refs: dict[tuple[str, str], str] = field(default_factory=dict)
     hand_edited: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # by ownership.identity
 
     def first_plane(self, candidates) -> PlaneId | None:
@@ -227,6 +229,11 @@ def _validate(model: type, obj: dict, results: krm.Results, what: str):
 
 def _add_secret_ref(obj: dict, inv: Inventory, results: krm.Results) -> None:
     key = (krm.namespace(obj), krm.name(obj))
+    previous = krm.annotations(obj).get(krm.PREVIOUS_NAMES)
+    if isinstance(previous, str):
+        for name in previous.split(","):
+            if name and name != key[1]:
+                inv.renamed_secret_refs.setdefault((key[0], name), key[1])
     identity_ok = _check_identity(obj, results, namespaced=True)
     spec = obj.spec if type(obj) is SecretReference else spec_of(obj)
     if not isinstance(spec, Spec):

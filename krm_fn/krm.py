@@ -23,6 +23,7 @@ LEGACY_INDEX = "config.kubernetes.io/index"
 ID = "internal.config.kubernetes.io/id"
 LEGACY_ID = "config.k8s.io/id"
 SEQINDENT = "internal.config.kubernetes.io/seqindent"  # kpt only: how a file indents its lists
+PREVIOUS_NAMES = "internal.config.kubernetes.io/previousNames"  # kustomize: names before its name transformers
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 ORCHESTRATOR_ANNOTATION_PREFIXES = ("internal.config.kubernetes.io/",)
 ORCHESTRATOR_ANNOTATIONS = (LEGACY_PATH, LEGACY_INDEX, LEGACY_ID)

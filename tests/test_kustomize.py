@@ -125,6 +125,26 @@ def test_an_error_fails_the_build_with_the_message(tmp_path: Path) -> None:
             'key "pasword" not found in SecretReference "orders-db"') in proc.stderr
 
 
+def test_a_name_prefix_before_the_function_is_an_error_not_a_missing_externalsecret(tmp_path: Path) -> None:
+    """namePrefix in the kustomization running secretref-fn renames the SecretReferences before it sees them
+    (kustomize keeps the old name in internal.config.kubernetes.io/previousNames); the Deployment still reads
+    the old name. Without the error the build succeeded with no ExternalSecret and a pod missing its Secret."""
+    env, _ = _stand_in(tmp_path)
+    copy = tmp_path / "kustomize"
+    shutil.copytree(EXAMPLES, copy)
+    kustomization = copy / "production" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "namePrefix: prod-\n")
+    config = copy / "production" / "secretref-fn.yaml"
+    text = config.read_text()
+    config.write_text(text[:text.index("spec:")] + "spec: {}\n")  # (planes would be renamed too: another error)
+    proc = _build(copy / "production", env)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert ("error: Deployment acme/prod-orders spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name: "
+            "secret 'orders-db' is SecretReference acme/orders-db before kustomize renamed it to 'prod-orders-db' "
+            "(namePrefix or nameSuffix in the kustomization running secretref-fn): no ExternalSecret would create "
+            "it; set name prefixes and suffixes in a kustomization that uses this one") in proc.stderr, proc.stderr
+
+
 def test_every_example_declares_a_strict_function_spec() -> None:
     """kyaml parses the function annotation strictly: only known keys."""
     for config in sorted(EXAMPLES.glob("*/secretref-fn.yaml")):
