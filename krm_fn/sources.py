@@ -82,16 +82,26 @@ def _documents(text: str, label: str, measure: limits.Measure | None = None,
         except yamlio.YamlError as exc:
             raise SourceError(f"{label}: {exc}") from None
     out = []
-    for doc in docs:
+    for position, doc in enumerate(docs, 1):
         if isinstance(doc, dict) and doc.get("kind") == "ResourceList" \
                 and doc.get("apiVersion") in krm.RESOURCE_LIST_VERSIONS:
             how = "pipe it to secretref-fn" if label == "-" else f"run secretref-fn < {label}"
             raise SourceError(f"{label}: a ResourceList is the function's input: {how} "
                               "(or give this command the files its items come from)")
         if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-            out.extend(doc["items"])
+            objects = list(enumerate(doc["items"], 1))
+            where = "List item"
         else:
-            out.append(doc)
+            objects = [(position, doc)]
+            where = "document"
+        for number, obj in objects:
+            # (the function reports such an item by its index in the ResourceList; here the file says where)
+            if not isinstance(obj, dict):
+                raise SourceError(f"{label}: {where} {number} is a {krm.type_name(obj)}, not a Kubernetes object")
+            if obj.get("metadata") is not None and not isinstance(obj["metadata"], dict):
+                raise SourceError(f"{label}: {where} {number}: metadata must be a mapping, found a "
+                                  f"{krm.type_name(obj['metadata'])}")
+            out.append(obj)
     return out
 
 

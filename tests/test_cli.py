@@ -150,6 +150,27 @@ def test_kptfile_selectors_are_a_warning(tmp_path) -> None:
         "object of the package is read"]
 
 
+@pytest.mark.parametrize("name, text, message", [
+    ("x.yaml", "- a: 1\n", "document 1 is a list, not a Kubernetes object"),
+    ("y.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nhello\n",
+     "document 2 is a string, not a Kubernetes object"),
+    ("w.json", "[1, 2]\n", "document 1 is a list, not a Kubernetes object"),
+    ("z.yaml", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: [a]\n",
+     "List item 1: metadata must be a mapping, found a list"),
+    ("v.yaml", "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n---\n7\n",
+     "document 2 is a number, not a Kubernetes object"),
+])
+def test_a_document_that_is_no_object_is_reported_with_its_file(tmp_path, name: str, text: str, message: str) -> None:
+    """The function can only say items[N] (its input is one list); files are named, and counted in."""
+    for command in ("render", "lint", "explain"):
+        folder = tmp_path / command / "sub"
+        folder.mkdir(parents=True)
+        (folder / name).write_text(text)
+        proc = run_process([command, str(tmp_path / command)])
+        assert proc.returncode == 1 and proc.stdout == b"", command
+        assert proc.stderr.decode().splitlines() == [f"error: {folder / name}: {message}"], command
+
+
 def test_render_one_plane_prints_only_its_externalsecrets() -> None:
     proc = run_process(["render", "--plane", "DataPlane/acme/production", str(QUICKSTART)])
     assert proc.returncode == 0, proc.stderr
