@@ -353,11 +353,11 @@ def _report_renamed(obj: dict, inv: Inventory, results: krm.Results) -> None:
     home = home_namespace(obj)
     for name, field, *_ in found[1] if found is not None else ():
         now = inv.renamed_secret_refs.get((home, name))
-        if now is not None and not _is_secret_ref(inv, home, name):
+        if now is not None and not _is_secret_ref(inv, home, name) and (home, name) not in inv.user_external_secrets:
             results.error(f"secret {name!r} is SecretReference {home}/{name} before kustomize renamed it to {now!r} "
-                          "(namePrefix or nameSuffix in the kustomization running secretref-fn): no ExternalSecret "
-                          "would create it; set name prefixes and suffixes in a kustomization that uses this one",
-                          obj, field)
+                          "(a namePrefix or nameSuffix applied before secretref-fn): no ExternalSecret would create "
+                          "it; apply name prefixes and suffixes after secretref-fn, in a kustomization that uses the "
+                          "one running it", obj, field)
 
 
 @dataclass(frozen=True, slots=True)

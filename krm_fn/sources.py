@@ -219,7 +219,13 @@ def kpt_function_config(package: str, notes: list[str] | None = None) -> tuple[b
         notes.append(f"{PACKAGE_FILE}: selectors and exclude of secretref-fn are not applied here (kpt applies "
                      "them): every object of the package is read")
     path, values = entry.get("configPath"), entry.get("configMap")
-    if isinstance(path, str) and path:
+    if path is not None and values is not None:  # (kpt refuses the entry too)
+        raise SourceError(f"{label}: secretref-fn's entry sets both configPath and configMap; kpt takes one")
+    if path is not None and not (isinstance(path, str) and path):
+        raise SourceError(f"{label}: configPath must be a file name, found a {krm.type_name(path)}")
+    if values is not None and not isinstance(values, dict):
+        raise SourceError(f"{label}: configMap must be a mapping of strings, found a {krm.type_name(values)}")
+    if path is not None:
         full = os.path.normpath(os.path.join(package, path))
         if os.path.relpath(full, package).startswith(os.pardir):
             raise SourceError(f"{label}: configPath {path} is outside the package")
@@ -251,7 +257,7 @@ def _kpt_string(value, label: str, key) -> str:
     if value is None:
         return ""
     raise SourceError(f"{label}: configMap value of {key} is a {krm.type_name(value)}: kpt takes only strings "
-                      "there (use configPath for a list)")
+                      "there (use configPath for a list or mapping)")
 
 
 def _strip(obj: dict) -> dict:

@@ -184,7 +184,17 @@ def test_a_kptfile_config_that_cannot_be_read_is_reported(repo: Path) -> None:
         "configPath: secretfanout.yaml", "configMap:\n        planes: [DataPlane/acme/production]"))
     proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
     assert proc.returncode == 1 and proc.stderr.splitlines() == [
-        "error: ./Kptfile: configMap value of planes is a list: kpt takes only strings there (use configPath for a list)"]
+        "error: ./Kptfile: configMap value of planes is a list: kpt takes only strings there (use configPath for a "
+        "list or mapping)"]
+    for entry, message in [
+        ("configPath: secretfanout.yaml\n      configMap: {outputDir: planes}",
+         "secretref-fn's entry sets both configPath and configMap; kpt takes one"),
+        ("configMap: hello", "configMap must be a mapping of strings, found a string"),
+        ("configPath: 5", "configPath must be a file name, found a number"),
+    ]:
+        (package / "Kptfile").write_text(kptfile.replace("configPath: secretfanout.yaml", entry))
+        proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
+        assert proc.returncode == 1 and proc.stderr.splitlines() == [f"error: ./Kptfile: {message}"], entry
 
 
 def test_plane_from_plugin_env_and_parameter_wins(repo: Path) -> None:
@@ -247,6 +257,7 @@ def test_discover_matches_folders_holding_secret_references(repo: Path, path: st
     ("kind: \"SecretReference\"\n", True),
     # a List's items, and JSON as kubectl writes it (four spaces), the kind last or not
     ("kind: List\nitems:\n- apiVersion: openchoreo.dev/v1alpha1\n  kind: SecretReference\n", True),
+    ("kind: List\nitems:\n    - kind: SecretReference\n      apiVersion: openchoreo.dev/v1alpha1\n", True),
     ('{\n    "apiVersion": "openchoreo.dev/v1alpha1",\n    "kind": "SecretReference",\n    "metadata": {}\n}\n', True),
     ('{\n    "metadata": {},\n    "kind": "SecretReference"\n}\n', True),
     ("- {apiVersion: openchoreo.dev/v1alpha1, kind: SecretReference, metadata: {name: db}}\n", True),

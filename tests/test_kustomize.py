@@ -141,8 +141,9 @@ def test_a_name_prefix_before_the_function_is_an_error_not_a_missing_externalsec
     assert proc.returncode != 0 and proc.stdout == ""
     assert ("error: Deployment acme/prod-orders spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name: "
             "secret 'orders-db' is SecretReference acme/orders-db before kustomize renamed it to 'prod-orders-db' "
-            "(namePrefix or nameSuffix in the kustomization running secretref-fn): no ExternalSecret would create "
-            "it; set name prefixes and suffixes in a kustomization that uses this one") in proc.stderr, proc.stderr
+            "(a namePrefix or nameSuffix applied before secretref-fn): no ExternalSecret would create it; apply "
+            "name prefixes and suffixes after secretref-fn, in a kustomization that uses the one running it"
+            ) in proc.stderr, proc.stderr
 
 
 def test_every_example_declares_a_strict_function_spec() -> None:
