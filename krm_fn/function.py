@@ -89,7 +89,7 @@ def run() -> int:
 
 
 def _run() -> int:
-    data = sys.stdin.buffer.read(limits.input_cap() + 1)  # never more than the cap in memory
+    data = limits.read_capped(sys.stdin.buffer)  # never more than the cap in memory
     reader = function_reader()
     measure = limits.Measure()
     limits.check_bytes(len(data), measure)

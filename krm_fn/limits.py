@@ -98,6 +98,24 @@ def input_cap() -> int:
     return _env_bytes() or CAPS.maxInputBytes
 
 
+_CHUNK = 1 << 20
+
+
+def read_capped(stream) -> bytes:
+    """All of a binary ``stream``, but never more than the byte cap + 1 bytes (:func:`check_bytes` then
+    refuses it).  Read a chunk at a time: a cap the operator set high reserves no memory up front."""
+    limit = input_cap() + 1
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = stream.read(min(_CHUNK, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def check_bytes(size: int, measure: Measure | None = None) -> None:
     """Before parsing: refuse a stream above the byte cap; record its size."""
     raw = os.environ.get(ENV_MAX_INPUT_BYTES, "").strip()

@@ -116,7 +116,7 @@ def _decode(data: bytes, label: str, measure: limits.Measure | None) -> str:
 def _read_text(path: str, measure: limits.Measure | None = None) -> str:
     try:
         with open(path, "rb") as handle:
-            data = handle.read(limits.input_cap() + 1)  # never more than the cap in memory
+            data = limits.read_capped(handle)  # never more than the cap in memory
     except OSError as exc:
         raise SourceError(f"{path}: {exc.strerror}") from None
     return _decode(data, path, measure)
@@ -150,7 +150,7 @@ def read_paths(paths: Iterable[str], measure: limits.Measure | None = None,
     memo: dict[str, str] = {}
     for path in paths:
         if path == "-":
-            stdin_text = _decode(sys.stdin.buffer.read(limits.input_cap() + 1), "stdin", measure)  # as files
+            stdin_text = _decode(limits.read_capped(sys.stdin.buffer), "stdin", measure)  # as files
             sources = [("-", "stdin.yaml", stdin_text)]
         else:
             sources = [(full, label, None) for full, label in _files(path, notes)]

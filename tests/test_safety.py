@@ -278,6 +278,27 @@ def test_a_raised_cap_reads_every_byte_from_a_file_or_stdin(source: str, tmp_pat
     assert [d["metadata"]["name"] for d in yamlio.load_all(out.decode())] == [f"cm-{n}" for n in range(40)]
 
 
+@pytest.mark.parametrize("args", [[], ["render", "-"], ["render", "FILE"]])
+def test_a_huge_operator_cap_reserves_no_memory(args: list[str], tmp_path) -> None:
+    """SECRETREF_FN_MAX_INPUT_BYTES=10^11 (or 10^20) used to allocate the cap before reading: MemoryError,
+    OverflowError, exit 3."""
+    text = (TESTDATA / "seed-build-credentials" / "input.yaml").read_bytes()
+    if args:
+        text = (QUICKSTART / "planes.yaml").read_bytes()
+        (tmp_path / "planes.yaml").write_bytes(text)
+        args = [str(tmp_path / "planes.yaml") if a == "FILE" else a for a in args]
+    for cap in ("100000000000", "100000000000000000000"):
+        proc = run_process(args, text, env={**os.environ, limits.ENV_MAX_INPUT_BYTES: cap})
+        assert proc.returncode == 0, proc.stderr
+
+
+def test_reading_stops_one_byte_past_the_cap_a_chunk_at_a_time(monkeypatch) -> None:
+    monkeypatch.setenv(limits.ENV_MAX_INPUT_BYTES, "10")
+    monkeypatch.setattr(limits, "_CHUNK", 3)
+    assert limits.read_capped(io.BytesIO(b"x" * 100)) == b"x" * 11
+    assert limits.read_capped(io.BytesIO(b"x" * 7)) == b"x" * 7
+
+
 def test_a_hand_edited_object_keeps_its_place_in_a_shared_file() -> None:
     """fileLayout: namespace puts several ExternalSecrets in one file; regenerated neighbours of a
     hand-edited one (kept as it is) take the other positions in that file."""
