@@ -340,18 +340,26 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
         needs.extend(finder(obj, inv) if finder else _workload_needs(obj, inv))
         if finder is None:
             _warn_without_namespace(obj, inv, results)
+        if inv.renamed_secret_refs:
             _report_renamed(obj, inv, results)
     return needs
 
 
+def _names_read(obj: dict) -> Iterable[tuple[str, str]]:
+    """(Secret name, field path) of the references a workload or ServiceClass makes, which match a
+    SecretReference or not (a Build's credentialsRef must name one: an error of its own when none does)."""
+    kind = obj.get("kind") if krm.group(obj["apiVersion"]) == "openchoreo.dev" else None
+    if kind == "ServiceClass":
+        return [(name, field) for name, field, *_ in _service_class_refs(obj)]
+    found = workload_refs(obj) if kind is None else None
+    return [(name, field) for name, field, *_ in found[1]] if found is not None else []
+
+
 def _report_renamed(obj: dict, inv: Inventory, results: krm.Results) -> None:
-    """A workload reading a Secret by the name a SecretReference had before kustomize renamed it (namePrefix or
-    nameSuffix in the kustomization running this function): nothing would be generated for it, silently."""
-    if not inv.renamed_secret_refs:
-        return
-    found = workload_refs(obj)
+    """A consumer reading a Secret by the name a SecretReference had before kustomize renamed it (a namePrefix or
+    nameSuffix applied before this function): nothing would be generated for it, silently."""
     home = home_namespace(obj)
-    for name, field, *_ in found[1] if found is not None else ():
+    for name, field in _names_read(obj):
         now = inv.renamed_secret_refs.get((home, name))
         if now is not None and not _is_secret_ref(inv, home, name) and (home, name) not in inv.user_external_secrets:
             results.error(f"secret {name!r} is SecretReference {home}/{name} before kustomize renamed it to {now!r} "
