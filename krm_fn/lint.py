@@ -18,7 +18,7 @@ from . import krm
 from .consumers import Need, secret_names
 from .inventory import Inventory
 from .plan import Planned
-from .releasebindings import auto_deployed_reads
+from .releasebindings import auto_deployed_reads, undeployed_reads
 
 
 def used_secret_refs(needs: list[Need]) -> set[tuple[str, str]]:
@@ -39,8 +39,16 @@ def suggestion(name: str, candidates: list[str]) -> str | None:
 
 
 def check(items: list, inv: Inventory, needs: list[Need], planned: list[Planned], results: krm.Results) -> None:
-    for key in unused_secret_refs(inv, needs, items):
+    unused = unused_secret_refs(inv, needs, items)
+    undeployed = undeployed_reads(items) if unused else {}
+    for key in unused:
         ref = inv.secret_refs[key]
+        reader = undeployed.get(key)
+        if reader is not None:
+            results.warning(f"unused: read only by Workload {krm.namespace(reader)}/{krm.name(reader)}, which no "
+                            "ReleaseBinding in the input deploys (nor an autoDeploy Component), so no "
+                            "ExternalSecret is generated from it", ref.obj, "metadata.name")
+            continue
         results.warning("unused: no consumer reads this SecretReference and it has no spec.targetPlane, so no "
                         "ExternalSecret is generated from it", ref.obj, "metadata.name")
     by_namespace: dict[str, list[str]] = {}
