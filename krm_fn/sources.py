@@ -141,19 +141,23 @@ def _stamp(obj, path: str, index: int):
 
 def read_paths(paths: Iterable[str], measure: limits.Measure | None = None,
                notes: list[str] | None = None) -> list:
-    """Every object in the given files and folders ('-' is stdin), annotated with its file.
+    """Every object in the given files and folders ('-' is stdin), annotated with its file: relative to
+    the one folder given (as kpt records it), or, given several paths, as found (``a/x.yaml``, ``b/x.yaml``).
 
     ``measure`` adds up what was read, for :func:`pipeline.check_limits`; ``notes`` gains where a kpt
     package is read otherwise than kpt reads it (see :func:`_files`).
     """
     items: list = []
     memo: dict[str, str] = {}
+    paths = list(paths)
+    several = len(paths) > 1  # then a file is recorded by its path as found, not relative to its argument
     for path in paths:
         if path == "-":
             stdin_text = _decode(limits.read_capped(sys.stdin.buffer), "stdin", measure)  # as files
             sources = [("-", "stdin.yaml", stdin_text)]
         else:
-            sources = [(full, label, None) for full, label in _files(path, notes)]
+            sources = [(full, os.path.normpath(full).replace(os.sep, "/") if several else label, None)
+                       for full, label in _files(path, notes)]
         for full, label, text in sources:
             text = text if text is not None else _read_text(full, measure)
             for index, doc in enumerate(_documents(text, full, measure, memo)):

@@ -171,6 +171,19 @@ def test_a_document_that_is_no_object_is_reported_with_its_file(tmp_path, name: 
         assert proc.stderr.decode().splitlines() == [f"error: {folder / name}: {message}"], command
 
 
+def test_results_name_each_file_by_its_path_when_several_paths_are_given(tmp_path) -> None:
+    ref = ("apiVersion: openchoreo.dev/v1alpha1\nkind: SecretReference\nmetadata:\n  name: {name}\n"
+           "  namespace: acme\nspec:\n  data: []\n")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.yaml").write_text(ref.format(name=f"ref-{folder}"))
+    one = run_process(["lint", "a"], cwd=tmp_path)
+    assert "(in x.yaml)" in one.stdout.decode()  # one folder: relative to it, as kpt records it
+    both = run_process(["lint", "a", "b"], cwd=tmp_path)
+    lines = [line for line in both.stdout.decode().splitlines() if line.startswith("error:")]
+    assert [line.rsplit("(in ", 1)[1] for line in lines] == ["a/x.yaml)"] * 2 + ["b/x.yaml)"] * 2, lines
+
+
 def test_render_one_plane_prints_only_its_externalsecrets() -> None:
     proc = run_process(["render", "--plane", "DataPlane/acme/production", str(QUICKSTART)])
     assert proc.returncode == 0, proc.stderr
