@@ -120,6 +120,22 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
     return 0
 
 
+@main.command()
+@click.argument("path", default=".", type=click.Path(file_okay=False))
+def discover(path: str) -> None:
+    """Print the first file under PATH (default: .) holding a SecretReference, as render reads it; print
+    nothing if there is none. The Argo CD plugin's discovery: a folder matches when this prints a path."""
+    def run() -> int:
+        from . import sources
+
+        found = sources.first_secret_reference(path)
+        if found is not None:
+            _write(f"./{found}\n")
+        return 0
+
+    _guard(run)
+
+
 VALIDATE = {"mode": "validate"}
 FORMATS = ("auto", "table", "text", "json", "mermaid", "dot")
 

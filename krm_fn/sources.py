@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 
 from . import fastio, krm, limits, ownership, yamlio
 from .config import CONFIG_API_VERSION, CONFIG_KIND
+from .models import GROUP
 from .constants import PLANE_ANNOTATION
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
@@ -163,6 +164,23 @@ def read_paths(paths: Iterable[str], measure: limits.Measure | None = None,
             for index, doc in enumerate(_documents(text, full, measure, memo)):
                 items.append(_stamp(doc, label, index))
     return items
+
+
+def first_secret_reference(path: str) -> str | None:
+    """The first file under ``path`` (in the order :func:`_files` reads them) holding a SecretReference as
+    :func:`read_paths` reads it (a document or a List's item of kind SecretReference in openchoreo.dev), as
+    a path relative to ``path``; None when there is none.  A file that cannot be read is passed over: it
+    is the render's to report."""
+    for full, label in _files(path):
+        try:
+            docs = _documents(_read_text(full), full)
+        except (SourceError, limits.LimitError):
+            continue
+        for doc in docs:
+            api = doc.get("apiVersion")
+            if doc.get("kind") == "SecretReference" and isinstance(api, str) and krm.group(api) == GROUP:
+                return label
+    return None
 
 
 def read_config(path: str) -> dict:

@@ -247,27 +247,45 @@ def test_discover_matches_folders_holding_secret_references(repo: Path, path: st
     assert (proc.returncode == 0 and proc.stdout.strip() != "") == matches, proc
 
 
+API = "apiVersion: openchoreo.dev/v1alpha1\n"
+
+
 @pytest.mark.parametrize(("text", "matches"), [
-    ("- kind: SecretReference\r\n", True),
-    ('{"kind": "SecretReference", "metadata": {"name": "db"}}', True),
-    ("kind: SecretReference # pointer into Vault", True),
-    ("kind: SecretReferenceList", False),
-    ("kind: SecretReference|DataPlane  # a kustomize patch target", False),
-    ("kind: 'SecretReference'\n", True),  # valid YAML, rendered: discovered too
-    ("kind: \"SecretReference\"\n", True),
-    # a List's items, and JSON as kubectl writes it (four spaces), the kind last or not
-    ("kind: List\nitems:\n- apiVersion: openchoreo.dev/v1alpha1\n  kind: SecretReference\n", True),
-    ("kind: List\nitems:\n    - kind: SecretReference\n      apiVersion: openchoreo.dev/v1alpha1\n", True),
-    ('{\n    "apiVersion": "openchoreo.dev/v1alpha1",\n    "kind": "SecretReference",\n    "metadata": {}\n}\n', True),
-    ('{\n    "metadata": {},\n    "kind": "SecretReference"\n}\n', True),
-    ("- {apiVersion: openchoreo.dev/v1alpha1, kind: SecretReference, metadata: {name: db}}\n", True),
-    # a reference nested in another object (every stock ClusterWorkflow has one): not a SecretReference to render
+    (API.replace("\n", "\r\n") + "kind: SecretReference\r\n", True),
+    ('{"apiVersion": "openchoreo.dev/v1alpha1", "kind": "SecretReference", "metadata": {"name": "db"}}', True),
+    (API + "kind: SecretReference # pointer into Vault\n", True),
+    (API + "kind: SecretReferenceList\n", False),
+    (API + "kind: 'SecretReference'\n", True),
+    (API + "kind: \"SecretReference\"\n", True),
+    ("kind: SecretReference\n", False),  # no apiVersion: not OpenChoreo's (render passes it through)
+    ("apiVersion: example.com/v1\nkind: SecretReference\n", False),
+    # a List's items, however indented, and JSON as kubectl writes it
+    ("kind: List\nitems:\n- " + API + "  kind: SecretReference\n", True),
+    ("kind: List\nitems:\n    - " + API + "      kind: SecretReference\n", True),
+    ('{\n    "apiVersion": "openchoreo.dev/v1alpha1",\n    "metadata": {},\n    "kind": "SecretReference"\n}\n', True),
+    ("{apiVersion: openchoreo.dev/v1alpha1, kind: SecretReference, metadata: {name: db}}\n", True),
+    ("---\napiVersion: v1\nkind: ConfigMap\n---\n" + API + "kind: SecretReference\n", True),
+    # a reference nested in another object is not a SecretReference to render, in any style
     ("kind: ClusterWorkflow\nspec:\n  externalRefs:\n    - id: git-secret-reference\n"
      "      apiVersion: openchoreo.dev/v1alpha1\n      kind: SecretReference\n      name: x\n", False),
+    ('{"kind": "ClusterWorkflow", "spec": {"externalRefs": [{"apiVersion": "openchoreo.dev/v1alpha1", '
+     '"kind": "SecretReference", "name": "x"}]}}', False),
+    ("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\npatches:\n"
+     "- target: {group: openchoreo.dev, kind: SecretReference}\n  patch: '[]'\n", False),
+    # what render cannot read is passed over (generate reports it)
+    ("kind: [unclosed\n", False),
+    ("- " + API + "  kind: SecretReference\n", False),  # a bare list: render refuses the file
 ])
 def test_discover_pattern(tmp_path: Path, text: str, matches: bool) -> None:
     (tmp_path / "x.yaml").write_text(text)
     assert (_run(PLUGIN["spec"]["discover"]["find"], tmp_path, _cmp_env(".")).stdout != "") == matches
+
+
+def test_discover_passes_over_a_file_it_cannot_read(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("kind: [unclosed\n")
+    (tmp_path / "b.yaml").write_text(API + "kind: SecretReference\nmetadata: {name: db, namespace: acme}\n")
+    proc = _run(PLUGIN["spec"]["discover"]["find"], tmp_path, _cmp_env("."))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "./b.yaml\n", "")
 
 
 def test_discover_ignores_hidden_folders(repo: Path) -> None:
