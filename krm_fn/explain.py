@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import krm, lint, ownership, sources
 from .constants import PLANE_ANNOTATION
-from .inventory import Store
+from .inventory import Store, selected_planes
 from .pipeline import Analysis
 from .plan import Planned
 
@@ -129,8 +129,9 @@ def explain(analysis: Analysis) -> Explanation:
     inv = analysis.inventory
     if inv is None:  # the function config is invalid: only problems to show
         return Explanation([], [], list(analysis.results))
+    selected = selected_planes(analysis.config)  # a run limited by the config's `planes` shows only those
     planes = {pid: PlaneView(str(pid), pid.kind, pid.namespace, pid.name, plane.store)
-              for pid, plane in sorted(inv.planes.items())}
+              for pid, plane in sorted(inv.planes.items()) if selected is None or pid in selected}
     for planned, obj in zip(analysis.planned, analysis.generated):  # same order (pipeline.Analysis)
         planes[planned.target.plane].externalSecrets.append(_external_secret(planned, obj))
     unused = [f"{ns}/{name}" for ns, name in lint.unused_secret_refs(inv, analysis.needs, analysis.items)]

@@ -95,6 +95,17 @@ def test_plane_without_consumers_is_listed() -> None:
     assert "Planes without consumers: 1\n  DataPlane/acme/unused\n" in explain_formats.text(expl)
 
 
+def test_a_run_limited_by_the_configs_planes_shows_only_those() -> None:
+    """A plane the config's `planes` leaves out is outside the run, not a plane without consumers."""
+    rl = krm.parse_resource_list((TESTDATA / "serviceclass-fans-out-to-environment-planes" / "input.yaml").read_text())
+    whole = explain.explain(pipeline.analyze(rl, {"mode": "validate"}))
+    kept = [p for p in whole.planes if p.externalSecrets][0]
+    limited = explain.explain(pipeline.analyze(rl, {"mode": "validate", "planes": [kept.id]}))
+    assert [p.id for p in limited.planes] == [kept.id] and len(whole.planes) > 1
+    assert limited.planes_without_consumers == []
+    assert [es.label for es in limited.external_secrets] == [es.label for es in kept.externalSecrets]
+
+
 def test_invalid_config_still_explains_the_problem(tmp_path) -> None:
     (tmp_path / "config.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
                                           "data: {outputDir: ../out}\n")
