@@ -103,6 +103,8 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
             raise click.BadParameter(problem, param_hint="--plane")
     rl = _read(paths, config_path)
     overrides = {"planes": [plane]} if plane else None
+    if plane is not None:
+        _warn_outside_config(plane, rl.function_config)
     out = _pipeline().run(rl, overrides, files=False)  # a stream: no kpt files to clash in
     _report(out.results)
     if out.results.has_errors:
@@ -134,6 +136,19 @@ def discover(path: str) -> None:
         return 0
 
     _guard(run)
+
+
+def _warn_outside_config(plane: str, function_config: dict | None) -> None:
+    """--plane names a plane the config's ``planes`` leaves out: rendered as asked, but said."""
+    from .config import load
+    from .inventory import PlaneId, selected_planes
+
+    config = load(function_config, krm.Results())  # (an invalid config is reported by the run itself)
+    selected = selected_planes(config) if config is not None else None
+    if selected is not None and PlaneId.parse(plane, "") not in selected:
+        listed = ", ".join(sorted(str(p) for p in selected))
+        click.echo(f"warning: --plane {plane} is not among the config's planes ({listed}); rendered as asked",
+                   err=True)
 
 
 VALIDATE = {"mode": "validate"}

@@ -184,6 +184,20 @@ def test_results_name_each_file_by_its_path_when_several_paths_are_given(tmp_pat
     assert [line.rsplit("(in ", 1)[1] for line in lines] == ["a/x.yaml)"] * 2 + ["b/x.yaml)"] * 2, lines
 
 
+def test_render_plane_outside_the_configs_planes_is_rendered_with_a_warning(tmp_path) -> None:
+    package = tmp_path / "pkg"
+    shutil.copytree(ROOT / "examples" / "kpt", package)
+    fanout = package / "secretfanout.yaml"
+    fanout.write_text(fanout.read_text().replace("spec:\n", "spec:\n  planes: [DataPlane/acme/production]\n", 1))
+    inside = run_process(["render", "--plane", "DataPlane/acme/production", str(package)])
+    assert inside.returncode == 0 and inside.stderr == b"", inside.stderr
+    outside = run_process(["render", "--plane", "DataPlane/acme/staging", str(package)])
+    assert outside.returncode == 0 and b"kind: ExternalSecret" in outside.stdout
+    assert outside.stderr.decode().splitlines() == [
+        "warning: --plane DataPlane/acme/staging is not among the config's planes (DataPlane/acme/production); "
+        "rendered as asked"]
+
+
 def test_render_one_plane_prints_only_its_externalsecrets() -> None:
     proc = run_process(["render", "--plane", "DataPlane/acme/production", str(QUICKSTART)])
     assert proc.returncode == 0, proc.stderr
