@@ -116,7 +116,8 @@ _CANDIDATE = _Pattern(r"[<:, \n\\](?:[<\[{+.0-9!&*?_:]|-[0-9._]|(?<=\\)u)")
 # notices as it copies; the search then tells a plain one from a quoted one.
 _YAML11_WORDS = frozenset("y Y yes Yes YES n N no No NO on On ON off Off OFF =".split())
 _SIGN_OR_DIGIT = frozenset("+-0123456789")
-_MISREAD = _Pattern(r"[ \n](?=[yYnNoO=+0-9-])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|="
+_MISREAD = _Pattern(r"(?:\n[ ]*|:[ ]+|-[ ]+)"  # where a plain key or value starts: not in a comment or a phrase
+                      r"(?=[yYnNoO=+0-9-])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|="
                       r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)(?=:?\s)")
 
 
@@ -185,8 +186,9 @@ def split(text: str) -> _Split | None:
         return None  # something other than comments before the first item
     starts.append(stop)
     suspect: set[int] = set()
-    # Lines indented less than an item's content (k + 2), other than comments and item starts followed by a plain key.
-    under = re.compile(rf"\n(?! {{{k}}}- [^\s{{}}\[\]\"'!&*|>?%@`#,-]) {{0,{k + 1}}}[^ \n#]")
+    # Lines indented less than an item's content (k + 2), other than comments and item starts followed by a plain
+    # key or a comment (kpt sends a file's leading comment there: "- # ...", the mapping on the next lines).
+    under = re.compile(rf"\n(?! {{{k}}}- [^\s{{}}\[\]\"'!&*|>?%@`,-]) {{0,{k + 1}}}[^ \n#]")
     for m in under.finditer(text, starts[0] - 1, stop):
         suspect.add(_item_at(starts, m.start() + 1))
     return _Split(head + tail, k, starts, suspect)

@@ -76,6 +76,36 @@ def test_fast_dump_falls_back_where_it_must(data) -> None:
     assert fastio.dump(data) == yamlio.dump(data)
 
 
+HEAD_COMMENT_ITEM = """\
+- # What kpt sends for a file that starts with a comment (most files do)
+  apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: settings # say no
+    namespace: acme
+  data:
+    MODE: "production"
+    PORT: "8080"
+    FLAG: "on"
+    NOTE: turn it on
+    LIST: [a, b]
+"""
+
+
+@pytest.mark.parametrize("item", [
+    HEAD_COMMENT_ITEM.replace("    LIST: [a, b]\n", ""),
+    # a quoted YAML 1.1 word with such a word in a comment or inside a phrase: only plain ones count
+    HEAD_COMMENT_ITEM.replace("- # What kpt", "- apiVersion: v1\n  # What kpt").replace("  apiVersion: v1\n", "", 1)
+    .replace("    LIST: [a, b]\n", ""),
+])
+def test_an_item_is_written_back_as_its_text_with_head_comment_and_quoted_words(item: str) -> None:
+    """kpt sends a file's leading comment on the item's first line ("- # ..."): such an item is no
+    different from any other (it was read alone and re-emitted: quoting lost in the user's file)."""
+    out, result = run_text(RL + item)
+    assert not result.results.has_errors
+    assert out == RL + item
+
+
 def test_unchanged_items_keep_their_text_and_changed_ones_are_dumped() -> None:
     text = RL + """\
 - apiVersion: v1
@@ -191,7 +221,8 @@ def test_values_a_yaml_1_1_reader_reads_alike_pass_through_as_text(value: str) -
     assert same(docs, yamlio.load_all(text)) is None
 
 
-@pytest.mark.parametrize("item", ["on: x", "k: [1, 'on']", "k:\n    - Off", "k: -1:30", "k: +1_0:30.5"])
+@pytest.mark.parametrize("item", ["on: x", "k: [1, 'on']", "k:\n    - Off", "k: -1:30", "k: +1_0:30.5",
+                                  "k:\n    - on: x", "k:\n    no", "k:    yes", "k: # note\n    N", "k:\n  - - y"])
 def test_a_yaml_1_1_trap_anywhere_in_an_item_is_dumped(item: str) -> None:
     text = RL + f"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  {item}\n"
     docs, reader = load(text)
