@@ -345,23 +345,27 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     return needs
 
 
-def _names_read(obj: dict) -> Iterable[tuple[str, str]]:
-    """(Secret name, field path) of the references a workload or ServiceClass makes, which match a
-    SecretReference or not (a Build's credentialsRef must name one: an error of its own when none does)."""
+def _names_read(obj: dict) -> tuple[str, list[tuple[str, str]]]:
+    """(the namespace its Secrets are read in, [(Secret name, field path)]) of a workload or ServiceClass, whether
+    the names match a SecretReference or not (a Build's credentialsRef must name one: an error of its own)."""
     kind = obj.get("kind") if krm.group(obj["apiVersion"]) == "openchoreo.dev" else None
     if kind == "ServiceClass":
-        return [(name, field) for name, field, *_ in _service_class_refs(obj)]
+        return _target_namespace(obj), [(name, field) for name, field, *_ in _service_class_refs(obj)]
     found = workload_refs(obj) if kind is None else None
-    return [(name, field) for name, field, *_ in found[1]] if found is not None else []
+    names = [(name, field) for name, field, *_ in found[1]] if found is not None else []
+    return krm.namespace(obj) or home_namespace(obj), names
 
 
 def _report_renamed(obj: dict, inv: Inventory, results: krm.Results) -> None:
     """A consumer reading a Secret by the name a SecretReference had before kustomize renamed it (a namePrefix or
-    nameSuffix applied before this function): nothing would be generated for it, silently."""
+    nameSuffix applied before this function): nothing would be generated for it, silently, unless a user's
+    ExternalSecret creates that Secret where the consumer reads it."""
     home = home_namespace(obj)
-    for name, field in _names_read(obj):
+    namespace, names = _names_read(obj)
+    for name, field in names:
         now = inv.renamed_secret_refs.get((home, name))
-        if now is not None and not _is_secret_ref(inv, home, name) and (home, name) not in inv.user_external_secrets:
+        if now is not None and not _is_secret_ref(inv, home, name) and \
+                (namespace, name) not in inv.user_secret_names:
             results.error(f"secret {name!r} is SecretReference {home}/{name} before kustomize renamed it to {now!r} "
                           "(a namePrefix or nameSuffix applied before secretref-fn): no ExternalSecret would create "
                           "it; apply name prefixes and suffixes after secretref-fn, in a kustomization that uses the "

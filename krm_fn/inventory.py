@@ -162,6 +162,7 @@ class Inventory:
     kept_files: dict[str, str] = field(default_factory=dict)
     environment_copies: list[tuple[Environment, Environment]] = field(default_factory=list)  # defined twice
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
+    user_secret_names: set[tuple[str, str]] = field(default_factory=set)  # (namespace, Secret) users' ones create
     # (namespace, name before kustomize renamed it: namePrefix, nameSuffix) -> a SecretReference's name now
     renamed_secret_refs: dict[tuple[str, str], str] = field(default_factory=dict)
     hand_edited: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # by ownership.identity
@@ -381,6 +382,9 @@ def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventor
             _check_plaintext_secret(obj, config, results)
         elif ownership.is_external_secret(obj):
             inv.user_external_secrets[(krm.namespace(obj), krm.name(obj))] = obj
+            target = krm.get_path(obj, "spec.target.name")
+            inv.user_secret_names.add((krm.namespace(obj), target if isinstance(target, str) and target
+                                       else krm.name(obj)))
         elif _is_openchoreo(obj):
             if kind == "SecretReference":
                 _add_secret_ref(obj, inv, results)
