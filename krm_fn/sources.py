@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from typing import Iterable, Iterator
 
@@ -169,13 +170,26 @@ def read_paths(paths: Iterable[str], measure: limits.Measure | None = None,
 def first_secret_reference(path: str) -> str | None:
     """The first file under ``path`` (in the order :func:`_files` reads them) holding a SecretReference as
     :func:`read_paths` reads it (a document or a List's item of kind SecretReference in openchoreo.dev), as
-    a path relative to ``path``; None when there is none.  A file that cannot be read is passed over: it
-    is the render's to report."""
+    a path relative to ``path``; None when there is none.
+
+    Only regular files whose text holds the word ``SecretReference`` are parsed (the others cannot hold
+    one, and a large repository is not parsed for nothing).  Such a file that cannot be read counts as
+    holding one: the plugin's generate then runs and reports the problem.
+    """
     for full, label in _files(path):
         try:
-            docs = _documents(_read_text(full), full)
-        except (SourceError, limits.LimitError):
+            if not stat.S_ISREG(os.stat(full).st_mode):
+                continue  # (a FIFO or a device would block; git stores neither)
+            with open(full, "rb") as handle:
+                data = limits.read_capped(handle)
+        except OSError:
             continue
+        if b"SecretReference" not in data:
+            continue
+        try:
+            docs = _documents(_decode(data, full, None), full)
+        except (SourceError, limits.LimitError):
+            return label
         for doc in docs:
             api = doc.get("apiVersion")
             if doc.get("kind") == "SecretReference" and isinstance(api, str) and krm.group(api) == GROUP:

@@ -272,20 +272,32 @@ API = "apiVersion: openchoreo.dev/v1alpha1\n"
      '"kind": "SecretReference", "name": "x"}]}}', False),
     ("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\npatches:\n"
      "- target: {group: openchoreo.dev, kind: SecretReference}\n  patch: '[]'\n", False),
-    # what render cannot read is passed over (generate reports it)
+    # a file render cannot read: claimed if it mentions SecretReference (generate then reports the problem)
     ("kind: [unclosed\n", False),
-    ("- " + API + "  kind: SecretReference\n", False),  # a bare list: render refuses the file
+    ("- " + API + "  kind: SecretReference\n", True),  # a bare list: render refuses the file
+    (API + "kind: SecretReference\n---\nkind: [unclosed\n", True),
 ])
 def test_discover_pattern(tmp_path: Path, text: str, matches: bool) -> None:
     (tmp_path / "x.yaml").write_text(text)
     assert (_run(PLUGIN["spec"]["discover"]["find"], tmp_path, _cmp_env(".")).stdout != "") == matches
 
 
-def test_discover_passes_over_a_file_it_cannot_read(tmp_path: Path) -> None:
+def test_discover_passes_over_files_that_cannot_hold_one(tmp_path: Path) -> None:
+    """Files without the word are not parsed (a large repository is not parsed for nothing); a FIFO would
+    block and is skipped."""
     (tmp_path / "a.yaml").write_text("kind: [unclosed\n")
+    os.mkfifo(tmp_path / "f.yaml")
     (tmp_path / "b.yaml").write_text(API + "kind: SecretReference\nmetadata: {name: db, namespace: acme}\n")
     proc = _run(PLUGIN["spec"]["discover"]["find"], tmp_path, _cmp_env("."))
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "./b.yaml\n", "")
+
+
+def test_a_claimed_folder_with_an_unreadable_file_gets_the_error_from_generate(tmp_path: Path) -> None:
+    (tmp_path / "refs.yaml").write_text(API + "kind: SecretReference\nmetadata: {name: db, namespace: acme}\n"
+                                        "---\nkind: [unclosed\n")
+    assert _run(PLUGIN["spec"]["discover"]["find"], tmp_path, _cmp_env(".")).stdout == "./refs.yaml\n"
+    proc = _run(PLUGIN["spec"]["generate"], tmp_path, _cmp_env(".", _plane("DataPlane/acme/production")))
+    assert proc.returncode == 1 and proc.stdout == "" and "refs.yaml" in proc.stderr
 
 
 def test_discover_ignores_hidden_folders(repo: Path) -> None:
