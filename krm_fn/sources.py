@@ -77,14 +77,16 @@ def _kpt_differences(top: str, root: str, dirs: list[str], files: list[str]) -> 
 def _documents(text: str, label: str, measure: limits.Measure | None = None,
                memo: dict[str, str] | None = None) -> list:
     """The objects of one file (a ``List`` unwrapped); ``memo`` shares strings across files."""
-    docs = fastio.load_document(text, measure, memo)  # yaml_rs, when it reads the text as yamlio would
-    if docs is None:
-        try:
-            docs = [d for d in yamlio.load_all(text, measure) if d is not None]
+    fast = fastio.load_document(text, measure, memo)  # yaml_rs, when it reads the text as yamlio would
+    if fast is not None:
+        docs = list(enumerate(fast, 1))
+    else:
+        try:  # (numbered as the user counts them: empty documents too)
+            docs = [(n, d) for n, d in enumerate(yamlio.load_all(text, measure), 1) if d is not None]
         except yamlio.YamlError as exc:
             raise SourceError(f"{label}: {exc}") from None
     out = []
-    for position, doc in enumerate(docs, 1):
+    for position, doc in docs:
         if isinstance(doc, dict) and doc.get("kind") == "ResourceList" \
                 and doc.get("apiVersion") in krm.RESOURCE_LIST_VERSIONS:
             how = "pipe it to secretref-fn" if label == "-" else f"run secretref-fn < {label}"
@@ -156,7 +158,7 @@ def read_paths(paths: Iterable[str], measure: limits.Measure | None = None,
     for path in paths:
         if path == "-":
             stdin_text = _decode(limits.read_capped(sys.stdin.buffer), "stdin", measure)  # as files
-            sources = [("-", "stdin.yaml", stdin_text)]
+            sources = [("-", "-" if several else "stdin.yaml", stdin_text)]  # (several: as errors name it)
         else:
             sources = [(full, os.path.normpath(full).replace(os.sep, "/") if several else label, None)
                        for full, label in _files(path, notes)]

@@ -159,6 +159,8 @@ def test_kptfile_selectors_are_a_warning(tmp_path) -> None:
      "List item 1: metadata must be a mapping, found a list"),
     ("v.yaml", "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n---\n7\n",
      "document 2 is a number, not a Kubernetes object"),
+    ("e.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\n- x\n",
+     "document 3 is a list, not a Kubernetes object"),  # (an empty document counts, as the user counts)
 ])
 def test_a_document_that_is_no_object_is_reported_with_its_file(tmp_path, name: str, text: str, message: str) -> None:
     """The function can only say items[N] (its input is one list); files are named, and counted in."""
@@ -169,6 +171,16 @@ def test_a_document_that_is_no_object_is_reported_with_its_file(tmp_path, name: 
         proc = run_process([command, str(tmp_path / command)])
         assert proc.returncode == 1 and proc.stdout == b"", command
         assert proc.stderr.decode().splitlines() == [f"error: {folder / name}: {message}"], command
+
+
+def test_stdin_among_several_paths_is_named_as_its_errors_name_it(tmp_path) -> None:
+    ref = ("apiVersion: openchoreo.dev/v1alpha1\nkind: SecretReference\nmetadata:\n  name: {name}\n"
+           "  namespace: acme\nspec:\n  data: []\n")
+    (tmp_path / "stdin.yaml").write_text(ref.format(name="from-file"))
+    proc = run_process(["lint", "stdin.yaml", "-"], ref.format(name="from-stdin").encode(), cwd=tmp_path)
+    lines = [line for line in proc.stdout.decode().splitlines() if line.startswith("error:")]
+    assert {line.split()[2]: line.rsplit("(in ", 1)[1] for line in lines} == {
+        "acme/from-file": "stdin.yaml)", "acme/from-stdin": "-)"}, lines
 
 
 def test_results_name_each_file_by_its_path_when_several_paths_are_given(tmp_path) -> None:
