@@ -393,4 +393,30 @@ def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventor
             elif kind == "Environment":
                 _add_environment(obj, inv, results)
     _check_environment_copies(inv, results)
+    _keep_objects_of_absent_planes(items, inv, results)
     return inv
+
+
+def _keep_objects_of_absent_planes(items: list, inv: Inventory, results: krm.Results) -> None:
+    """Generated objects of a plane that is not in the input pass through untouched, with a warning.
+
+    Without its plane nothing can be generated for it, and dropping them deletes their files in kpt: right
+    when the plane is gone, data loss when kpt sent only part of the package (``kpt fn eval --match-*``, a
+    Kptfile ``selectors:``), which the function cannot tell apart.  *Decision:* keep them and say so.
+    """
+    warned: set[PlaneId] = set()
+    for index in sorted(inv.owned):
+        obj = items[index]
+        plane = PlaneId.parse(str(krm.annotations(obj).get(PLANE_ANNOTATION, "")), "")
+        if plane is None or plane in inv.planes or plane in inv.invalid_planes:
+            continue
+        inv.owned.discard(index)
+        path = krm.annotations(obj).get(krm.PATH) or krm.annotations(obj).get(krm.LEGACY_PATH)
+        if isinstance(path, str):
+            inv.kept_files.setdefault(path, str(plane))
+        if plane not in warned:
+            warned.add(plane)
+            results.warning(f"ExternalSecrets generated earlier for {plane} are kept as they are: that plane is not "
+                            "in the input (if it is gone, delete them; if only part of the package was given, as "
+                            "with kpt's --match-* selectors, give the function all of it)", obj,
+                            krm.field_key("metadata.annotations", PLANE_ANNOTATION))

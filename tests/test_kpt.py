@@ -151,6 +151,22 @@ def test_readme_kpt_commands_run(tmp_path: Path) -> None:
         assert _tree(tmp_path / "acme") == rendered, command
 
 
+@pytest.mark.parametrize("selector", [["--match-name", "orders-db"], ["--match-kind", "ExternalSecret"]])
+def test_a_selector_run_keeps_the_generated_objects_it_cannot_regenerate(selector: list[str], tmp_path: Path) -> None:
+    """kpt fn eval --match-* sends only the selected objects: no planes, no consumers. The ExternalSecrets of
+    planes not in the input are kept (with a warning), not pruned (kpt deleted their files, exit 0)."""
+    need_tool("kpt")
+    env = tool_env(**GIT_ENV)
+    package = tmp_path / "acme"
+    shutil.copytree(ROOT / "examples" / "kpt", package)
+    _run(["kpt", "fn", "render", ".", "--allow-exec"], package, env)
+    rendered = _tree(package)
+    assert any(name.startswith("planes/dataplane/staging/") for name in rendered)
+    proc = _run(["kpt", "fn", "eval", ".", "--exec", "secretref-fn", *selector], package, env)
+    assert _tree(package) == rendered
+    assert "are kept as they are: that plane is not in the input" in proc.stdout + proc.stderr
+
+
 def test_operator_settings_reach_an_exec_function_through_kpts_environment() -> None:
     """README, "Hostile input and limits": the exec form takes SECRETREF_FN_MAX_INPUT_BYTES from kpt's
     environment (kpt refuses ``-e`` for exec functions: that is the image's way)."""
