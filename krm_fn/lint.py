@@ -43,11 +43,13 @@ def check(items: list, inv: Inventory, needs: list[Need], planned: list[Planned]
     undeployed = undeployed_reads(items) if unused else {}
     for key in unused:
         ref = inv.secret_refs[key]
-        reader = undeployed.get(key)
-        if reader is not None:
-            results.warning(f"unused: read only by Workload {krm.namespace(reader)}/{krm.name(reader)}, which no "
-                            "ReleaseBinding in the input deploys (nor an autoDeploy Component), so no "
-                            "ExternalSecret is generated from it", ref.obj, "metadata.name")
+        readers = undeployed.get(key)
+        if readers:
+            named = ", ".join(f"{krm.namespace(w)}/{krm.name(w)}" for w in readers)
+            which = "Workload" if len(readers) == 1 else "Workloads"
+            results.warning(f"unused: read only by {which} {named}, which no ReleaseBinding in the input deploys "
+                            "(nor an autoDeploy Component), so no ExternalSecret is generated from it", ref.obj,
+                            "metadata.name")
             continue
         results.warning("unused: no consumer reads this SecretReference and it has no spec.targetPlane, so no "
                         "ExternalSecret is generated from it", ref.obj, "metadata.name")

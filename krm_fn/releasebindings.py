@@ -232,20 +232,21 @@ def auto_deployed_reads(items: list) -> set[tuple[str, str]]:
             for w, name, _, _ in _unbound_reads(component, bindings, workloads)}
 
 
-def undeployed_reads(items: list) -> dict[tuple[str, str], dict]:
+def undeployed_reads(items: list) -> dict[tuple[str, str], list[dict]]:
     """(namespace, name) of each SecretReference a Workload reads that no ReleaseBinding in ``items`` deploys
-    (its component has none), with the first such Workload: nothing is rendered for those reads here."""
+    (its component has none), with those Workloads: nothing is rendered for those reads here."""
     workloads, bindings = _workloads_and_bindings(items)
     bound = {(krm.namespace(b), text(get(b, "spec", "owner", "componentName"))) for b in bindings}
-    reads: dict[tuple[str, str], dict] = {}
+    reads: dict[tuple[str, str], list[dict]] = {}
     for w in workloads:
         if (krm.namespace(w), text(get(w, "spec", "owner", "componentName"))) in bound:
             continue
         for group in ("env", "files"):
             for entry in merged(w, {}, group):
                 ref = secret_ref(entry)
-                if ref and ref[0]:
-                    reads.setdefault((krm.namespace(w), ref[0]), w)
+                readers = reads.setdefault((krm.namespace(w), ref[0]), []) if ref and ref[0] else None
+                if readers is not None and w not in readers:
+                    readers.append(w)
     return reads
 
 
