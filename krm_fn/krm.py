@@ -23,6 +23,7 @@ LEGACY_INDEX = "config.kubernetes.io/index"
 ID = "internal.config.kubernetes.io/id"
 LEGACY_ID = "config.k8s.io/id"
 SEQINDENT = "internal.config.kubernetes.io/seqindent"  # kpt only: how a file indents its lists
+PACKAGE_PATH = "internal.config.kubernetes.io/package-path"  # kpt: the folder of an item's package
 PREVIOUS_NAMES = "internal.config.kubernetes.io/previousNames"  # kustomize: names before its name transformers
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 ORCHESTRATOR_ANNOTATION_PREFIXES = ("internal.config.kubernetes.io/",)
@@ -31,6 +32,28 @@ ORCHESTRATOR_ANNOTATIONS = (LEGACY_PATH, LEGACY_INDEX, LEGACY_ID)
 # The labels (or annotations) of a record that has none: one shared, read-only, mapping rather than
 # an empty dict per record (tens of thousands of records in a large run).
 EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+# A Kptfile pipeline entry running this function: its exec's command or its image's name (tag and digest aside).
+_THIS_FUNCTION = re.compile(r"(?:^|/)secretref-fn(?:[:@][^/]*)?$")
+
+
+def runs_this_function(entry: dict) -> bool:
+    """Whether a Kptfile pipeline entry runs secretref-fn (``exec`` or ``image``; its name runs nothing)."""
+    command = entry.get("exec")
+    if isinstance(command, str) and command.split():
+        return _THIS_FUNCTION.search(command.split()[0]) is not None
+    image = entry.get("image")
+    return isinstance(image, str) and _THIS_FUNCTION.search(image.strip()) is not None
+
+
+def entries_running_this_function(kptfile: dict) -> list[dict]:
+    """A Kptfile's pipeline entries that run secretref-fn: its mutators, then its validators."""
+    pipeline = kptfile.get("pipeline")
+    if not isinstance(pipeline, dict):
+        return []
+    return [entry for group in ("mutators", "validators") if isinstance(pipeline.get(group), list)
+            for entry in pipeline[group] if isinstance(entry, dict) and runs_this_function(entry)]
 
 
 class InputError(Exception):

@@ -63,6 +63,8 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
         config = None
     if config is None:
         return Analysis(list(items), rl.function_config, results)
+    every = items  # what passes through; ``items`` below: what this run reads
+    items = _without_subpackages_of_their_own(items) if _from_kpt(items) else items
     inv = inventory.build(items, config, results)
     needs = (consumers.find(items, inv, results) + releasebindings.find(items, inv, results)
              + workflowruns.find(items, inv, results) + list(consumers.target_plane_needs(inv)))
@@ -83,10 +85,10 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
     indexes = render.file_indexes(kept, config, staying)
     if config.mode == "validate":
         lint.check(items, inv, needs, kept, results)
-        out = list(items)
+        out = list(every)
     else:
         annotate = consumers.consumer_annotations([n for p in kept for n in p.needs])
-        out = reconcile.merge(items, inv, [render.Pending(p, config, i) for p, i in zip(kept, indexes)], annotate,
+        out = reconcile.merge(every, inv, [render.Pending(p, config, i) for p, i in zip(kept, indexes)], annotate,
                               config, elsewhere)
     if config.externalSecretAPIVersion.endswith("v1beta1"):
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
@@ -96,6 +98,37 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
                             "does not know: there, depending on the version, such an ExternalSecret may never be "
                             "refreshed again once synced", rl.function_config)
     return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept, indexes)
+
+
+def _without_subpackages_of_their_own(items: list) -> list:
+    """``items`` with the objects of kpt subpackages whose own Kptfile runs secretref-fn blanked out (None).
+
+    kpt renders such a subpackage with its own pipeline first, then sends its objects (its generated
+    ExternalSecrets included) to the parent's, each with its package's folder
+    (``internal.config.kubernetes.io/package-path``): read again here, they would be regenerated under the
+    parent's paths, and each render of either package would move the files to its own.  *Decision:* a
+    subpackage running secretref-fn is its own; the parent passes its objects through untouched.
+    """
+    kptfiles = [(obj, _package_path(obj)) for obj in items if isinstance(obj, dict) and obj.get("kind") == "Kptfile"]
+    folders = [folder for _, folder in kptfiles if folder]
+    if len(folders) < 2:
+        return items
+    current = min(folders, key=len)  # the package being rendered: the others are below it
+    own = tuple(folder.rstrip("/") + "/" for obj, folder in kptfiles
+                if folder and folder != current and krm.entries_running_this_function(obj))
+    if not own:
+        return items
+
+    def inside(obj) -> bool:
+        folder = _package_path(obj) if isinstance(obj, dict) else None
+        return folder is not None and (folder.rstrip("/") + "/").startswith(own)
+
+    return [None if inside(obj) else obj for obj in items]
+
+
+def _package_path(obj: dict) -> str | None:
+    folder = krm.annotations(obj).get(krm.PACKAGE_PATH)
+    return folder if isinstance(folder, str) and folder else None
 
 
 def _from_kpt(items: list) -> bool:

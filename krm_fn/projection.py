@@ -12,7 +12,8 @@ The part kept is what the steps read:
   (:func:`krm_fn.inventory.spec_of`: plain data, or the problems to report),
   in a :class:`krm_fn.inventory.SecretReference`;
 * the whole object for anything else the inventory types or checks
-  (OpenChoreo and ESO kinds, core Secrets, objects this function generated)
+  (OpenChoreo and ESO kinds, core Secrets, objects this function generated,
+  Kptfiles: the pipeline reads which subpackages run this function)
   and anything reconcile may change (an item carrying an annotation this
   function writes on consumers);
 * of a Kubernetes or Argo workload, the Secret names its pod specs read, as
@@ -32,7 +33,7 @@ from .consumers import Ref, Workload, workload_refs
 from .inventory import SecretReference, spec_of
 from .models import GROUP
 
-WHOLE_GROUPS = ("openchoreo.dev", "external-secrets.io")
+WHOLE_GROUPS = ("openchoreo.dev", "external-secrets.io", "kpt.dev")  # (Kptfiles: their pipeline is read)
 
 
 def project(obj: dict) -> dict | None:

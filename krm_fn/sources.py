@@ -7,7 +7,6 @@ local-config objects, which never reach a cluster.
 from __future__ import annotations
 
 import os
-import re
 import stat
 import sys
 from typing import Iterable, Iterator
@@ -231,10 +230,6 @@ def function_config(paths: Iterable[str], items: list, notes: list[str] | None =
     return find_config(items)
 
 
-# A Kptfile pipeline entry running this function: its exec's command or its image's name (tag and digest aside).
-_OURS = re.compile(r"(?:^|/)secretref-fn(?:[:@][^/]*)?$")
-
-
 def kpt_function_config(package: str, notes: list[str] | None = None) -> tuple[bool, dict | None]:
     """(whether the package's Kptfile runs secretref-fn, the function config kpt passes it).
 
@@ -245,11 +240,7 @@ def kpt_function_config(package: str, notes: list[str] | None = None) -> tuple[b
     label = os.path.join(package, PACKAGE_FILE)
     docs = _documents(_read_text(label), label)
     kptfile = docs[0] if len(docs) == 1 and isinstance(docs[0], dict) else None
-    pipeline = kptfile.get("pipeline") if kptfile is not None else None
-    if not isinstance(pipeline, dict):
-        return False, None
-    entries = [entry for group in ("mutators", "validators") if isinstance(pipeline.get(group), list)
-               for entry in pipeline[group] if isinstance(entry, dict) and _runs_this_function(entry)]
+    entries = krm.entries_running_this_function(kptfile) if kptfile is not None else []
     if not entries:
         return False, None
     entry = entries[0]
@@ -274,14 +265,6 @@ def kpt_function_config(package: str, notes: list[str] | None = None) -> tuple[b
         return True, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"},
                       "data": {str(k): _kpt_string(v, label, k) for k, v in values.items()}}
     return True, None
-
-
-def _runs_this_function(entry: dict) -> bool:
-    command = entry.get("exec")
-    if isinstance(command, str) and command.split():
-        return _OURS.search(command.split()[0]) is not None
-    image = entry.get("image")
-    return isinstance(image, str) and _OURS.search(image.strip()) is not None
 
 
 def _kpt_string(value, label: str, key) -> str:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, TESTDATA, run_process
+from krm_fn import krm
 
 QUICKSTART = ROOT / "examples" / "quickstart"
 
@@ -131,9 +132,7 @@ def test_render_streams_two_planes_whose_kpt_files_would_clash(tmp_path) -> None
     ({"name": "secretref-fn"}, False),  # (a name runs nothing)
 ])
 def test_which_kptfile_entries_run_this_function(entry: dict, ours: bool) -> None:
-    from krm_fn import sources
-
-    assert sources._runs_this_function(entry) is ours
+    assert krm.runs_this_function(entry) is ours
 
 
 def test_kptfile_selectors_are_a_warning(tmp_path) -> None:

@@ -167,6 +167,45 @@ def test_a_selector_run_keeps_the_generated_objects_it_cannot_regenerate(selecto
     assert "are kept as they are: that plane is not in the input" in proc.stdout + proc.stderr
 
 
+TEAM_FILES = {
+    "platform/planes.yaml": "apiVersion: openchoreo.dev/v1alpha1\nkind: DataPlane\nmetadata:\n  name: team-prod\n"
+                            "  namespace: acme\nspec:\n  secretStoreRef: {name: vault}\n",
+    "platform/refs.yaml": "apiVersion: openchoreo.dev/v1alpha1\nkind: SecretReference\nmetadata:\n  name: team-db\n"
+                          "  namespace: acme\nspec:\n  template: {}\n  data:\n  - secretKey: password\n"
+                          "    remoteRef: {key: secret/team/db, property: password}\n",
+    "workloads/app.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: team-app\n  namespace: acme\n"
+                          "  annotations:\n    secretref-fn.openchoreo.dev/plane: DataPlane/acme/team-prod\nspec:\n"
+                          "  template:\n    spec:\n      containers:\n      - name: app\n        image: example.com/a:1\n"
+                          "        envFrom:\n        - secretRef: {name: team-db}\n",
+}
+
+
+def test_a_subpackage_running_the_function_keeps_its_own_files(tmp_path: Path) -> None:
+    """kpt renders a subpackage's pipeline, then sends its objects to the parent's: the parent passes them
+    through, so rendering either package leaves both as they are (they moved between team/planes and
+    planes on each render, a helper found)."""
+    need_tool("kpt")
+    env = tool_env(**GIT_ENV)
+    package = tmp_path / "acme"
+    shutil.copytree(ROOT / "examples" / "kpt", package)
+    team = package / "team"
+    team.mkdir()
+    (team / "Kptfile").write_text((package / "Kptfile").read_text().replace("name: acme-secrets", "name: team"))
+    shutil.copy(package / "secretfanout.yaml", team / "secretfanout.yaml")
+    for name, text in TEAM_FILES.items():
+        (team / name).parent.mkdir(parents=True, exist_ok=True)
+        (team / name).write_text(text)
+    _run(["kpt", "fn", "render", "team", "--allow-exec"], package, env)
+    _run(["kpt", "fn", "render", ".", "--allow-exec"], package, env)
+    rendered = _tree(package)
+    generated = sorted(name for name in rendered if "planes/" in name and name.endswith("externalsecrets.yaml"))
+    assert "team/planes/dataplane/team-prod/acme/externalsecrets.yaml" in generated
+    assert not any(name.startswith("planes/dataplane/team-prod/") for name in generated)
+    for target in ("team", ".", "team"):
+        _run(["kpt", "fn", "render", target, "--allow-exec"], package, env)
+        assert _tree(package) == rendered, target
+
+
 def test_operator_settings_reach_an_exec_function_through_kpts_environment() -> None:
     """README, "Hostile input and limits": the exec form takes SECRETREF_FN_MAX_INPUT_BYTES from kpt's
     environment (kpt refuses ``-e`` for exec functions: that is the image's way)."""
