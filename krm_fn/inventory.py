@@ -351,7 +351,9 @@ def _report_hand_edit(obj: dict, results: krm.Results) -> None:
                   obj, krm.field_key("metadata.annotations", CHECKSUM_ANNOTATION))
 
 
-def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventory:
+def build(items: list, config: FunctionConfig, results: krm.Results, files: bool = True) -> Inventory:
+    """What the items hold, typed.  ``files``: the output is written back to files by kpt (see
+    :func:`_keep_objects_of_absent_planes`; ``render`` and kustomize write a stream)."""
     inv = Inventory()
     selected = selected_planes(config)
     for index, obj in enumerate(items):
@@ -393,7 +395,8 @@ def build(items: list, config: FunctionConfig, results: krm.Results) -> Inventor
             elif kind == "Environment":
                 _add_environment(obj, inv, results)
     _check_environment_copies(inv, results)
-    _keep_objects_of_absent_planes(items, inv, results)
+    if files:
+        _keep_objects_of_absent_planes(items, inv, results)
     return inv
 
 

@@ -64,8 +64,9 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
     if config is None:
         return Analysis(list(items), rl.function_config, results)
     every = items  # what passes through; ``items`` below: what this run reads
-    items = _without_subpackages_of_their_own(items) if _from_kpt(items) else items
-    inv = inventory.build(items, config, results)
+    from_kpt = _from_kpt(items)
+    items = _without_subpackages_of_their_own(items) if from_kpt else items
+    inv = inventory.build(items, config, results, files=from_kpt)
     needs = (consumers.find(items, inv, results) + releasebindings.find(items, inv, results)
              + workflowruns.find(items, inv, results) + list(consumers.target_plane_needs(inv)))
     # `planes` set by the caller (render --plane) is not the config's to be blamed for.
@@ -101,34 +102,56 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
 
 
 def _without_subpackages_of_their_own(items: list) -> list:
-    """``items`` with the objects of kpt subpackages whose own Kptfile runs secretref-fn blanked out (None).
+    """``items`` with the objects of kpt subpackages whose own Kptfile runs secretref-fn as a mutator blanked
+    out (None).
 
     kpt renders such a subpackage with its own pipeline first, then sends its objects (its generated
-    ExternalSecrets included) to the parent's, each with its package's folder
-    (``internal.config.kubernetes.io/package-path``): read again here, they would be regenerated under the
+    ExternalSecrets included) to the parent's: read again here, they would be regenerated under the
     parent's paths, and each render of either package would move the files to its own.  *Decision:* a
-    subpackage running secretref-fn is its own; the parent passes its objects through untouched.
+    subpackage running secretref-fn is its own; the parent passes its objects through untouched.  (A
+    subpackage running it only as a validator generates nothing itself: it stays in the parent's fan-out.)
+    An item's package is the folder kpt gives it (``internal.config.kubernetes.io/package-path``, in
+    ``kpt fn render``), else the deepest folder of a Kptfile above its path (``kpt fn eval`` sends paths
+    from the root and no package-path).
     """
-    kptfiles = [(obj, _package_path(obj)) for obj in items if isinstance(obj, dict) and obj.get("kind") == "Kptfile"]
-    folders = [folder for _, folder in kptfiles if folder]
+    kptfiles = [obj for obj in items if isinstance(obj, dict) and obj.get("kind") == "Kptfile"]
+    if len(kptfiles) < 2:
+        return items
+    by_folder = any(isinstance(krm.annotations(obj).get(krm.PACKAGE_PATH), str) for obj in kptfiles)
+    folders = {_package_of(obj, by_folder): obj for obj in kptfiles}
+    folders.pop(None, None)
     if len(folders) < 2:
         return items
     current = min(folders, key=len)  # the package being rendered: the others are below it
-    own = tuple(folder.rstrip("/") + "/" for obj, folder in kptfiles
-                if folder and folder != current and krm.entries_running_this_function(obj))
+    own = tuple(folder for folder, obj in folders.items() if folder != current and _mutates(obj))
     if not own:
         return items
 
     def inside(obj) -> bool:
-        folder = _package_path(obj) if isinstance(obj, dict) else None
-        return folder is not None and (folder.rstrip("/") + "/").startswith(own)
+        folder = _package_of(obj, by_folder) if isinstance(obj, dict) else None
+        return folder is not None and folder.startswith(own)
 
     return [None if inside(obj) else obj for obj in items]
 
 
-def _package_path(obj: dict) -> str | None:
-    folder = krm.annotations(obj).get(krm.PACKAGE_PATH)
-    return folder if isinstance(folder, str) and folder else None
+def _mutates(kptfile: dict) -> bool:
+    pipeline = kptfile.get("pipeline")
+    mutators = pipeline.get("mutators") if isinstance(pipeline, dict) else None
+    return isinstance(mutators, list) and any(isinstance(e, dict) and krm.runs_this_function(e) for e in mutators)
+
+
+def _package_of(obj: dict, by_folder: bool) -> str | None:
+    """A folder that names ``obj``'s package, ending in "/": kpt's package-path, or (``by_folder`` False)
+    the folder of its path annotation (a Kptfile's is its package; for other objects, prefixes compare)."""
+    annotations = krm.annotations(obj)
+    if by_folder:
+        folder = annotations.get(krm.PACKAGE_PATH)
+    else:
+        path = annotations.get(krm.PATH) or annotations.get(krm.LEGACY_PATH)
+        folder = path.replace("\\", "/").rpartition("/")[0] if isinstance(path, str) else None
+    if not isinstance(folder, str):
+        return None
+    return folder.replace("\\", "/").rstrip("/") + "/"
 
 
 def _from_kpt(items: list) -> bool:

@@ -204,6 +204,65 @@ def test_a_subpackage_running_the_function_keeps_its_own_files(tmp_path: Path) -
     for target in ("team", ".", "team"):
         _run(["kpt", "fn", "render", target, "--allow-exec"], package, env)
         assert _tree(package) == rendered, target
+    # kpt fn eval sends paths from the root and no package-path: the subpackage is found by its Kptfile
+    _run(["kpt", "fn", "eval", ".", "--exec", "secretref-fn", "--fn-config", "secretfanout.yaml"], package, env)
+    assert _tree(package) == rendered
+
+
+def test_a_subpackage_validating_with_the_function_is_in_its_parents_fan_out(tmp_path: Path) -> None:
+    """A validator generates nothing: the subpackage's consumers get their ExternalSecrets from the parent."""
+    need_tool("kpt")
+    env = tool_env(**GIT_ENV)
+    package = tmp_path / "acme"
+    shutil.copytree(ROOT / "examples" / "kpt", package)
+    team = package / "team"
+    team.mkdir()
+    (team / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: team\n"
+                                  "  annotations:\n    config.kubernetes.io/local-config: 'true'\npipeline:\n"
+                                  "  validators:\n    - exec: secretref-fn\n      configMap:\n        mode: validate\n")
+    for name, text in TEAM_FILES.items():
+        (team / name).parent.mkdir(parents=True, exist_ok=True)
+        (team / name).write_text(text)
+    _run(["kpt", "fn", "render", ".", "--allow-exec"], package, env)
+    assert (package / "planes" / "dataplane" / "team-prod" / "acme" / "externalsecrets.yaml").is_file()
+    assert not (team / "planes").exists()
+
+
+def test_render_drops_a_removed_planes_objects_that_kpt_keeps(tmp_path: Path) -> None:
+    """The objects of a plane not in the input are kept for kpt (which would delete their files), not in
+    render's stream: it writes no files and reads whole folders, so the plane is really gone."""
+    need_tool("kpt")
+    env = tool_env(**GIT_ENV)
+    package = tmp_path / "acme"
+    shutil.copytree(ROOT / "examples" / "kpt", package)
+    _run(["kpt", "fn", "render", ".", "--allow-exec"], package, env)
+    planes = package / "platform" / "planes.yaml"
+    text = planes.read_text()
+    start = text.index("apiVersion: openchoreo.dev/v1alpha1\nkind: BuildPlane")
+    planes.write_text(text[:start].rstrip("-\n") + "\n")
+    (package / "workloads" / "build.yaml").unlink()
+    proc = _run(["secretref-fn", "render", "."], package, env)
+    assert "BuildPlane/acme/ci" not in proc.stdout and "kind: ExternalSecret" in proc.stdout
+    assert "kept as they are" not in proc.stderr
+    kpt = _run(["kpt", "fn", "render", ".", "--allow-exec"], package, env)
+    assert (package / "planes" / "buildplane" / "ci" / "acme" / "externalsecrets.yaml").is_file()
+    assert "ExternalSecrets generated earlier for BuildPlane/acme/ci are kept as they are" in kpt.stdout + kpt.stderr
+
+
+@pytest.mark.parametrize("separator", ["/", "\\"])
+def test_subpackages_are_found_with_either_path_separator(separator: str) -> None:
+    from krm_fn import pipeline
+
+    def item(kind: str, folder: str, **extra) -> dict:
+        annotations = {"internal.config.kubernetes.io/package-path": folder.replace("/", separator)}
+        return {"apiVersion": "v1", "kind": kind, "metadata": {"name": kind.lower(), "annotations": annotations},
+                **extra}
+
+    runs = {"pipeline": {"mutators": [{"exec": "secretref-fn"}]}}
+    items = [item("Kptfile", "C:/pkg", **runs), item("Kptfile", "C:/pkg/team", **runs),
+             item("Kptfile", "C:/pkg/team/inner"), item("ConfigMap", "C:/pkg/team/inner"), item("Secret", "C:/pkg")]
+    out = pipeline._without_subpackages_of_their_own(items)
+    assert [o is None for o in out] == [False, True, True, True, False]
 
 
 def test_operator_settings_reach_an_exec_function_through_kpts_environment() -> None:
