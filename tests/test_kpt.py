@@ -40,6 +40,17 @@ def _tree(pkg: Path) -> dict[str, bytes]:
             if p.is_file() and ".git" not in p.relative_to(pkg).parts}
 
 
+def _example(tmp_path: Path, render: bool = True) -> tuple[Path, dict]:
+    """A copy of examples/kpt, rendered by kpt unless ``render`` is False, and kpt's environment."""
+    need_tool("kpt")
+    env = tool_env(**GIT_ENV)
+    package = tmp_path / "acme"
+    shutil.copytree(ROOT / "examples" / "kpt", package)
+    if render:
+        _run(["kpt", "fn", "render", ".", "--allow-exec"], package, env)
+    return package, env
+
+
 def _kpt_command(config: dict, case_dir: Path, results_dir: Path) -> list[str]:
     if config["testType"] == "render":
         return ["kpt", "fn", "render", ".", "--allow-exec", "--results-dir", str(results_dir)]
@@ -155,11 +166,7 @@ def test_readme_kpt_commands_run(tmp_path: Path) -> None:
 def test_a_selector_run_keeps_the_generated_objects_it_cannot_regenerate(selector: list[str], tmp_path: Path) -> None:
     """kpt fn eval --match-* sends only the selected objects: no planes, no consumers. The ExternalSecrets of
     planes not in the input are kept (with a warning), not pruned (kpt deleted their files, exit 0)."""
-    need_tool("kpt")
-    env = tool_env(**GIT_ENV)
-    package = tmp_path / "acme"
-    shutil.copytree(ROOT / "examples" / "kpt", package)
-    _run(["kpt", "fn", "render", ".", "--allow-exec"], package, env)
+    package, env = _example(tmp_path)
     rendered = _tree(package)
     assert any(name.startswith("planes/dataplane/staging/") for name in rendered)
     proc = _run(["kpt", "fn", "eval", ".", "--exec", "secretref-fn", *selector], package, env)
@@ -184,10 +191,7 @@ def test_a_subpackage_running_the_function_keeps_its_own_files(tmp_path: Path) -
     """kpt renders a subpackage's pipeline, then sends its objects to the parent's: the parent passes them
     through, so rendering either package leaves both as they are (they moved between team/planes and
     planes on each render, a helper found)."""
-    need_tool("kpt")
-    env = tool_env(**GIT_ENV)
-    package = tmp_path / "acme"
-    shutil.copytree(ROOT / "examples" / "kpt", package)
+    package, env = _example(tmp_path, render=False)
     team = package / "team"
     team.mkdir()
     (team / "Kptfile").write_text((package / "Kptfile").read_text().replace("name: acme-secrets", "name: team"))
@@ -211,10 +215,7 @@ def test_a_subpackage_running_the_function_keeps_its_own_files(tmp_path: Path) -
 
 def test_a_subpackage_validating_with_the_function_is_in_its_parents_fan_out(tmp_path: Path) -> None:
     """A validator generates nothing: the subpackage's consumers get their ExternalSecrets from the parent."""
-    need_tool("kpt")
-    env = tool_env(**GIT_ENV)
-    package = tmp_path / "acme"
-    shutil.copytree(ROOT / "examples" / "kpt", package)
+    package, env = _example(tmp_path, render=False)
     team = package / "team"
     team.mkdir()
     (team / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: team\n"
@@ -231,11 +232,7 @@ def test_a_subpackage_validating_with_the_function_is_in_its_parents_fan_out(tmp
 def test_render_drops_a_removed_planes_objects_that_kpt_keeps(tmp_path: Path) -> None:
     """The objects of a plane not in the input are kept for kpt (which would delete their files), not in
     render's stream: it writes no files and reads whole folders, so the plane is really gone."""
-    need_tool("kpt")
-    env = tool_env(**GIT_ENV)
-    package = tmp_path / "acme"
-    shutil.copytree(ROOT / "examples" / "kpt", package)
-    _run(["kpt", "fn", "render", ".", "--allow-exec"], package, env)
+    package, env = _example(tmp_path)
     planes = package / "platform" / "planes.yaml"
     text = planes.read_text()
     start = text.index("apiVersion: openchoreo.dev/v1alpha1\nkind: BuildPlane")
@@ -304,11 +301,7 @@ def test_rerender_drops_comments_written_into_generated_files(tmp_path: Path) ->
     """README, "Ownership, idempotency, pruning": generated objects are new objects to kpt on every
     render, so a comment written into a generated file is silently gone after the next render, and the
     file is again exactly what the first render wrote (the fixed point the benchmark's re-render rests on)."""
-    need_tool("kpt")
-    env = tool_env(**GIT_ENV)
-    pkg = tmp_path / "acme"
-    shutil.copytree(ROOT / "examples" / "kpt", pkg)
-    _run(["kpt", "fn", "render", ".", "--allow-exec"], pkg, env)
+    pkg, env = _example(tmp_path)
     rendered = _tree(pkg)
     generated = pkg / "planes" / "dataplane" / "production" / "acme" / "externalsecrets.yaml"
     text = generated.read_text()
