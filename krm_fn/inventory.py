@@ -9,7 +9,7 @@ results and are left out of the inventory; they still pass through.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from pydantic import ValidationError
 
@@ -163,6 +163,9 @@ class Inventory:
     environment_copies: list[tuple[Environment, Environment]] = field(default_factory=list)  # defined twice
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     user_secret_names: set[tuple[str, str]] = field(default_factory=set)  # (namespace, Secret) users' ones create
+    # (namespace, name) -> (its plane, or None for a user's, and the object) of the ExternalSecrets in kpt
+    # subpackages that render their own (the run passes them through unread: see pipeline)
+    subpackage_external_secrets: dict[tuple[str, str], tuple[str | None, dict]] = field(default_factory=dict)
     # (namespace, name before kustomize renamed it: namePrefix, nameSuffix) -> a SecretReference's name now
     renamed_secret_refs: dict[tuple[str, str], str] = field(default_factory=dict)
     hand_edited: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # by ownership.identity
@@ -398,6 +401,15 @@ def build(items: list, config: FunctionConfig, results: krm.Results, files: bool
     if files:
         _keep_objects_of_absent_planes(items, inv, results)
     return inv
+
+
+def note_subpackage_objects(objects: Iterable[dict], inv: Inventory) -> None:
+    """Record the ExternalSecrets among a run's unread subpackage objects, for :func:`reconcile.drop_clashes`."""
+    for obj in objects:
+        if ownership.is_external_secret(obj):
+            plane = krm.annotations(obj).get(PLANE_ANNOTATION) if ownership.carries_label(obj) else None
+            inv.subpackage_external_secrets.setdefault((krm.namespace(obj), krm.name(obj)),
+                                                       (plane if isinstance(plane, str) else None, obj))
 
 
 def _keep_objects_of_absent_planes(items: list, inv: Inventory, results: krm.Results) -> None:

@@ -67,6 +67,9 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
     from_kpt = _from_kpt(items)
     items = _without_subpackages_of_their_own(items) if from_kpt else items
     inv = inventory.build(items, config, results, files=from_kpt)
+    if items is not every:
+        inventory.note_subpackage_objects((o for o, mine in zip(every, items) if mine is None and isinstance(o, dict)),
+                                          inv)
     needs = (consumers.find(items, inv, results) + releasebindings.find(items, inv, results)
              + workflowruns.find(items, inv, results) + list(consumers.target_plane_needs(inv)))
     # `planes` set by the caller (render --plane) is not the config's to be blamed for.

@@ -44,6 +44,14 @@ def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
                           f"secretref-fn would generate it from SecretReference {item.source} for {target.plane}; "
                           "rename or remove one of them", user, "metadata.name")
             continue
+        theirs = inv.subpackage_external_secrets.get((target.namespace, target.name))
+        if theirs is not None and theirs[0] in (None, str(target.plane)):
+            ref = krm.FileRef.of(theirs[1])
+            where = krm.annotations(theirs[1]).get(krm.PACKAGE_PATH) or (ref.path if ref else "a subpackage")
+            results.error(f"ExternalSecret {target.namespace}/{target.name} for {target.plane} is also in a "
+                          f"subpackage that renders its own ({where}); give the two different names, or keep their "
+                          "consumers in one package", item.needs[0].consumer, item.needs[0].field)
+            continue
         if not files:
             kept.append(item)
             continue

@@ -213,6 +213,27 @@ def test_a_subpackage_running_the_function_keeps_its_own_files(tmp_path: Path) -
     assert _tree(package) == rendered
 
 
+def test_a_parent_and_a_subpackage_generating_one_externalsecret_is_an_error(tmp_path: Path) -> None:
+    """Both read a Secret orders-db in acme on DataPlane/acme/production: two objects of one name would reach
+    one cluster namespace from two files."""
+    package, env = _example(tmp_path, render=False)
+    team = package / "team"
+    team.mkdir()
+    (team / "Kptfile").write_text((package / "Kptfile").read_text().replace("name: acme-secrets", "name: team"))
+    shutil.copy(package / "secretfanout.yaml", team / "secretfanout.yaml")
+    for name in ("platform/planes.yaml", "platform/environments.yaml", "platform/secretreferences.yaml"):
+        (team / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(package / name, team / name)
+    (team / "workloads").mkdir()
+    orders = (package / "workloads" / "orders.yaml").read_text()
+    (team / "workloads" / "orders.yaml").write_text(orders.replace("name: orders\n", "name: team-orders\n", 1))
+    _run(["kpt", "fn", "render", "team", "--allow-exec"], package, env)
+    proc = _run(["kpt", "fn", "render", ".", "--allow-exec"], package, env, check=False)
+    assert proc.returncode != 0
+    assert ("ExternalSecret acme/orders-db for DataPlane/acme/production is also in a subpackage that renders its "
+            "own (") in proc.stdout + proc.stderr
+
+
 def test_a_subpackage_validating_with_the_function_is_in_its_parents_fan_out(tmp_path: Path) -> None:
     """A validator generates nothing: the subpackage's consumers get their ExternalSecrets from the parent."""
     package, env = _example(tmp_path, render=False)
