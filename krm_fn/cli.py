@@ -28,7 +28,8 @@ transformer, or directly:
 
 `secretref-fn render PATH...` runs the same pipeline over plain YAML files
 and prints the manifests to apply; `explain PATH...` shows the fan-out,
-`lint PATH...` reports problems, `schema` writes JSON Schemas for editors.
+`lint PATH...` reports problems, `discover [PATH]` finds a SecretReference
+(the Argo CD plugin's discovery), `schema` writes JSON Schemas for editors.
 """
 
 
@@ -55,15 +56,16 @@ def main(ctx: click.Context) -> None:
 
 
 CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
-                             help="Function config (SecretFanout or ConfigMap). Default: the one SecretFanout "
-                                  "among the inputs.")
+                             help="Function config (SecretFanout or ConfigMap). Default: in a kpt package whose "
+                                  "Kptfile runs secretref-fn, the config kpt passes it; otherwise the one "
+                                  "SecretFanout among the inputs.")
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--plane", "plane", metavar="KIND/NAME",
               help="Only this plane's ExternalSecrets (Kind/name or Kind/namespace/name); what a per-plane "
-                   "Argo CD Application wants.")
+                   "Argo CD Application wants. Replaces the config's planes (a warning if they leave it out).")
 @CONFIG_OPTION
 def render(paths: tuple[str, ...], plane: str | None, config_path: str | None) -> None:
     """Render plain YAML files or folders (recursively; '-' reads stdin) to the manifests to apply.

@@ -47,6 +47,13 @@ def runs_this_function(entry: dict) -> bool:
     return isinstance(image, str) and _THIS_FUNCTION.search(image.strip()) is not None
 
 
+def mutates_with_this_function(kptfile: dict) -> bool:
+    """Whether a Kptfile runs secretref-fn as a mutator (a validator generates nothing)."""
+    pipeline = kptfile.get("pipeline")
+    mutators = pipeline.get("mutators") if isinstance(pipeline, dict) else None
+    return isinstance(mutators, list) and any(isinstance(e, dict) and runs_this_function(e) for e in mutators)
+
+
 def entries_running_this_function(kptfile: dict) -> list[dict]:
     """A Kptfile's pipeline entries that run secretref-fn: its mutators, then its validators."""
     pipeline = kptfile.get("pipeline")

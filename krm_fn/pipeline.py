@@ -126,7 +126,8 @@ def _without_subpackages_of_their_own(items: list) -> list:
     if len(folders) < 2:
         return items
     current = min(folders, key=len)  # the package being rendered: the others are below it
-    own = tuple(folder for folder, obj in folders.items() if folder != current and _mutates(obj))
+    own = tuple(folder for folder, obj in folders.items()
+                if folder != current and krm.mutates_with_this_function(obj))
     if not own:
         return items
 
@@ -135,12 +136,6 @@ def _without_subpackages_of_their_own(items: list) -> list:
         return folder is not None and folder.startswith(own)
 
     return [None if inside(obj) else obj for obj in items]
-
-
-def _mutates(kptfile: dict) -> bool:
-    pipeline = kptfile.get("pipeline")
-    mutators = pipeline.get("mutators") if isinstance(pipeline, dict) else None
-    return isinstance(mutators, list) and any(isinstance(e, dict) and krm.runs_this_function(e) for e in mutators)
 
 
 def _package_of(obj: dict, by_folder: bool) -> str | None:

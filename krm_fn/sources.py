@@ -44,6 +44,10 @@ def _files(path: str, notes: list[str] | None = None) -> list[tuple[str, str]]:
                 notes.extend(f"{os.path.relpath(os.path.join(root, d), path).replace(os.sep, '/')}/: a symbolic "
                              "link to a folder, not followed (nor by kpt): pass the folder itself to read it"
                              for d in dirs if os.path.islink(os.path.join(root, d)))
+                if root != path and PACKAGE_FILE in files and _subpackage_runs_this_function(root):
+                    notes.append(f"{os.path.relpath(root, path).replace(os.sep, '/')}/: a kpt package running "
+                                 "secretref-fn itself, read here with this run's config (kpt renders it with its "
+                                 "own): give its folder to render it as kpt does")
             for name in sorted(files):
                 if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
                     full = os.path.join(root, name)
@@ -55,6 +59,15 @@ def _files(path: str, notes: list[str] | None = None) -> list[tuple[str, str]]:
 
 
 PACKAGE_FILE = "Kptfile"
+
+
+def _subpackage_runs_this_function(folder: str) -> bool:
+    """Whether the Kptfile in ``folder`` runs secretref-fn as a mutator (an unreadable one: no)."""
+    try:
+        docs = _documents(_read_text(os.path.join(folder, PACKAGE_FILE)), PACKAGE_FILE)
+    except (SourceError, limits.LimitError):
+        return False
+    return len(docs) == 1 and krm.mutates_with_this_function(docs[0])
 
 
 def _kpt_differences(top: str, root: str, dirs: list[str], files: list[str]) -> Iterator[str]:

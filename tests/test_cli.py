@@ -135,6 +135,21 @@ def test_which_kptfile_entries_run_this_function(entry: dict, ours: bool) -> Non
     assert krm.runs_this_function(entry) is ours
 
 
+def test_render_warns_of_a_subpackage_that_renders_with_its_own_config(tmp_path) -> None:
+    package = tmp_path / "pkg"
+    shutil.copytree(ROOT / "examples" / "kpt", package)
+    (package / "team").mkdir()
+    shutil.copy(package / "Kptfile", package / "team" / "Kptfile")
+    shutil.copy(package / "secretfanout.yaml", package / "team" / "secretfanout.yaml")
+    proc = run_process(["render", "--plane", "DataPlane/acme/production", str(package)])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.decode().splitlines() == [
+        "warning: team/: a kpt package running secretref-fn itself, read here with this run's config (kpt renders "
+        "it with its own): give its folder to render it as kpt does"]
+    (package / "team" / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: team\n")
+    assert run_process(["render", "--plane", "DataPlane/acme/production", str(package)]).stderr == b""
+
+
 def test_kptfile_selectors_are_a_warning(tmp_path) -> None:
     package = tmp_path / "pkg"
     shutil.copytree(ROOT / "examples" / "kpt", package)
