@@ -187,6 +187,11 @@ def _explain(paths: tuple[str, ...], fmt: str, base: str | None, config_path: st
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "text"
     if old is not None:
+        for analysis, label, shown, where in ((head, "head", "removed", " ".join(paths)), (old, "base", "added", base)):
+            errors = sum(r.severity == "error" for r in analysis.results)
+            if errors:  # (a reviewer would read those as intended changes)
+                click.echo(f"warning: the {label} has {errors} error(s): what they keep from rendering shows as "
+                           f"{shown}; see secretref-fn lint {where}", err=True)
         diffs = explain_mod.diff(old, head)
         _write(formats.diff_json(diffs) if fmt == "json" else formats.diff_text(diffs))
         return 0

@@ -6,7 +6,7 @@ import re
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_SECRET_KEY = re.compile(r"^(?!\.\.)[-._a-zA-Z0-9]+$")  # (Kubernetes IsConfigMapKey: no ".." prefix either)
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -36,7 +36,7 @@ def dns1123_subdomain_problem(value: str) -> str | None:
 def secret_key_problem(value: str) -> str | None:
     """Why ``value`` cannot be a key of a Secret / ESO ``secretKey``, or None."""
     return _problem(value, 253, _SECRET_KEY, "must consist of letters, digits, '-', '_' or '.' (and not be '.' or "
-                    "'..')", excluded=(".", ".."))
+                    "start with '..')", excluded=(".",))
 
 
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")

@@ -103,10 +103,14 @@ def workflow_plane(owner: dict, named: tuple[str, str, dict | None], inv: Invent
         for field in ("workflowPlaneRef", "buildPlaneRef"):
             ref = get(workflow, "spec", field)
             if isinstance(ref, dict) and text(ref.get("name")):
-                plane_kind = text(ref.get("kind")) or "ClusterWorkflowPlane"
+                plane_kind = text(ref.get("kind")) or "ClusterWorkflowPlane"  # (workflowPlaneRef's CRD default)
                 allowed = _PLANE_REF_KINDS[field]
                 if workflow.get("kind") == "ClusterWorkflow":
                     allowed = tuple(k for k in allowed if k in models.CLUSTER_PLANE_KINDS)
+                if field == "buildPlaneRef" and not text(ref.get("kind")):  # (required, no default: v0.17 CRD)
+                    results.error(f"spec.buildPlaneRef has no kind: the plane a {kind} runs on must be named as a "
+                                  f"{' or '.join(allowed)}", workflow, f"spec.{field}")
+                    return None
                 if text(ref.get("kind")) and plane_kind not in allowed:  # (a DataPlane would get git credentials)
                     results.error(f"the plane a {kind} runs on must be a {' or '.join(allowed)}, found "
                                   f"{plane_kind!r}", workflow, f"spec.{field}.kind")

@@ -266,6 +266,22 @@ def test_diff_lists_added_removed_changed_per_plane(head) -> None:
     ]
 
 
+def test_diff_says_when_errors_are_behind_what_it_shows(head) -> None:
+    """An error in the head keeps its ExternalSecret from rendering: the diff shows it removed, so it says
+    why (a reviewer would read an intended removal); the same for the base, where it shows as added."""
+    deployment = head / "deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("key: password", "key: pasword"))
+    proc = run_process(["explain", "--diff", str(QUICKSTART), str(head)])
+    assert proc.returncode == 0 and b"- acme/orders-db" in proc.stdout
+    assert proc.stderr.decode().splitlines() == [
+        f"warning: the head has 1 error(s): what they keep from rendering shows as removed; see secretref-fn lint "
+        f"{head}"]
+    swapped = run_process(["explain", "--diff", str(head), str(QUICKSTART)])
+    assert swapped.stderr.decode().splitlines() == [
+        f"warning: the base has 1 error(s): what they keep from rendering shows as added; see secretref-fn lint "
+        f"{head}"]
+
+
 def test_diff_json(head) -> None:
     data = json.loads(_cli("--diff", str(QUICKSTART), "--format", "json", str(head)))
     assert data["planes"][1] == {"plane": "DataPlane/acme/production", "added": [], "removed": ["acme/dockerhub-creds"],
