@@ -18,7 +18,7 @@ from . import krm
 from .consumers import Need, secret_names
 from .inventory import Inventory
 from .plan import Planned
-from .releasebindings import auto_deployed_reads, undeployed_reads
+from .releasebindings import auto_deployed_reads, bound_reads, undeployed_reads
 
 
 def used_secret_refs(needs: list[Need]) -> set[tuple[str, str]]:
@@ -27,8 +27,9 @@ def used_secret_refs(needs: list[Need]) -> set[tuple[str, str]]:
 
 
 def unused_secret_refs(inv: Inventory, needs: list[Need], items: list) -> list[tuple[str, str]]:
-    """Nobody's: no need asks for them, and no auto-deployed Workload reads them (OpenChoreo renders those)."""
-    used = used_secret_refs(needs) | auto_deployed_reads(items)
+    """Nobody's: no need asks for them, and no Workload reads them that is auto-deployed (OpenChoreo renders those)
+    or has a ReleaseBinding (one with an error of its own: that error is the problem, not the reference)."""
+    used = used_secret_refs(needs) | auto_deployed_reads(items) | bound_reads(items)
     return sorted(key for key in inv.secret_refs if key not in used)
 
 

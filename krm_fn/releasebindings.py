@@ -235,11 +235,21 @@ def auto_deployed_reads(items: list) -> set[tuple[str, str]]:
 def undeployed_reads(items: list) -> dict[tuple[str, str], list[dict]]:
     """(namespace, name) of each SecretReference a Workload reads that no ReleaseBinding in ``items`` deploys
     (its component has none), with those Workloads: nothing is rendered for those reads here."""
+    return _workload_reads(items, bound=False)
+
+
+def bound_reads(items: list) -> set[tuple[str, str]]:
+    """(namespace, name) of each SecretReference a Workload with a ReleaseBinding reads (used, even when the
+    binding has an error of its own that keeps it from rendering)."""
+    return set(_workload_reads(items, bound=True))
+
+
+def _workload_reads(items: list, bound: bool) -> dict[tuple[str, str], list[dict]]:
     workloads, bindings = _workloads_and_bindings(items)
-    bound = {(krm.namespace(b), text(get(b, "spec", "owner", "componentName"))) for b in bindings}
+    deployed = {(krm.namespace(b), text(get(b, "spec", "owner", "componentName"))) for b in bindings}
     reads: dict[tuple[str, str], list[dict]] = {}
     for w in workloads:
-        if (krm.namespace(w), text(get(w, "spec", "owner", "componentName"))) in bound:
+        if ((krm.namespace(w), text(get(w, "spec", "owner", "componentName"))) in deployed) is not bound:
             continue
         for group in ("env", "files"):
             for entry in merged(w, {}, group):
