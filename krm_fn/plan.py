@@ -120,15 +120,17 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
     wholes: dict[int, tuple[Entry, ...]] = {}
     for need in needs:
         ref = _secret_ref(need, inv, results)
-        if ref is None:
-            if need.secret_key is not None:
-                broken.add((need.target_namespace, need.target_name))
-            continue
-        try:
+        try:  # (placed even when the reference is wrong: one run reports both)
             targets = planes_for(need, inv)
         except PlacementError as exc:
             results.error(exc.message + _invalid_planes_hint(need, inv),
                           exc.obj if exc.obj is not None else need.consumer, exc.field)
+            targets = None
+        if ref is None:
+            if need.secret_key is not None:
+                broken.add((need.target_namespace, need.target_name))
+            continue
+        if targets is None:
             continue
         if not _names_ok(need, results):
             continue

@@ -194,6 +194,8 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
             secrets.append((group, entry, ref))
     plane = _plane(binding, env_name, inv, results) if secrets else None
     if plane is None:
+        # (no plane, nothing to render: what the entries read is still checked, so that one run reports it all)
+        _check_reads([(entry.holder, name, key, path) for _, entry, (name, key, path) in secrets], inv, results)
         return
     target_ns = dataplane_namespace(ns, project, env_name)
     labels = {LABEL_PREFIX + "namespace": ns, LABEL_PREFIX + "project": project,
@@ -292,12 +294,18 @@ def _check_auto_deployed(component: dict, bindings: list[dict], workloads: list[
                     f"ReleaseBinding of component {krm.name(component)!r} is in the input: OpenChoreo creates that "
                     "binding itself, and the ExternalSecrets it renders for it are not rendered here; add the "
                     "ReleaseBinding to render them", component, "spec.autoDeploy")
-    for workload, name, key, path in reads:
-        ns = krm.namespace(workload)
+    _check_reads(reads, inv, results)
+
+
+def _check_reads(reads: list[tuple[dict, str, str, str]], inv: Inventory, results: krm.Results) -> None:
+    """Report the reads (holder, SecretReference name, key, field path) of a missing SecretReference or key:
+    for reads nothing is rendered for here (the plan checks the others)."""
+    for holder, name, key, path in reads:
+        ns = krm.namespace(holder)
         if (ns, name) in inv.invalid_secret_refs:
             continue  # reported on the SecretReference itself
         ref = inv.secret_refs.get((ns, name))
         if ref is None:
-            results.error(missing_secret_ref(name, ns), workload, f"{path}.name")
+            results.error(missing_secret_ref(name, ns), holder, f"{path}.name")
         elif key and key not in ref.spec.keys():
-            results.error(missing_key(name, key, ref.spec.keys()), workload, f"{path}.key")
+            results.error(missing_key(name, key, ref.spec.keys()), holder, f"{path}.key")
