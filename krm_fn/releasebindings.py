@@ -170,7 +170,9 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
     missing = [f for f, v in (("spec.owner.componentName", component), ("spec.owner.projectName", project),
                               ("spec.environment", env_name)) if not v]
     for path in missing:
-        results.error("required field is missing", binding, path)
+        found = krm.get_path(binding, path)
+        results.error("required field is missing" if found is None or found == "" else
+                      f"expected a name, found a {krm.type_name(found)}", binding, path)
     if missing:
         return
     workload = _workload(binding, component, project, workloads, results)
