@@ -83,6 +83,38 @@ def _containers(spec, holder: dict, path: str) -> list[tuple[str, dict, str]]:
     return out
 
 
+def _report_shapes(holder: dict, spec, path: str, results: krm.Results) -> None:
+    """Entries of a Workload's (or an override's) containers that are not what OpenChoreo reads: skipped by
+    :func:`merged` (an override would silently not apply), so reported here."""
+    if spec is None:
+        return
+    if not isinstance(spec, dict):
+        results.error(f"expected a mapping, found a {krm.type_name(spec)}", holder, path)
+        return
+    for field in ("container", "containers"):
+        value = spec.get(field)
+        if value is not None and not isinstance(value, dict):
+            results.error(f"expected a mapping, found a {krm.type_name(value)}", holder, f"{path}.{field}")
+    for _, container, where in _containers(spec, holder, path):
+        for group in ("env", "files"):
+            entries = container.get(group)
+            if entries is None:
+                continue
+            if not isinstance(entries, list):
+                results.error(f"expected a list, found a {krm.type_name(entries)}", holder, f"{where}.{group}")
+                continue
+            for i, entry in enumerate(entries):
+                at = f"{where}.{group}[{i}]"
+                if not isinstance(entry, dict):
+                    results.error(f"expected a mapping, found a {krm.type_name(entry)}", holder, at)
+                elif not isinstance(entry.get("key"), str) or not entry.get("key"):
+                    results.error("key must be a non-empty string" if "key" in entry else "required field is missing",
+                                  holder, f"{at}.key")
+                elif "valueFrom" in entry and not isinstance(entry["valueFrom"], dict):
+                    results.error(f"expected a mapping, found a {krm.type_name(entry['valueFrom'])}", holder,
+                                  f"{at}.valueFrom")
+
+
 def _name_text(entry: tuple) -> str:
     return str(entry[0])
 
@@ -178,6 +210,8 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
     workload = _workload(binding, component, project, workloads, results)
     if workload is None:
         return
+    _report_shapes(workload, get(workload, "spec"), "spec", results)
+    _report_shapes(binding, get(binding, "spec", "workloadOverrides"), "spec.workloadOverrides", results)
     secrets: list[tuple[str, Item, tuple[str, str, str]]] = []
     for group in ("env", "files"):
         for entry in merged(workload, binding, group):
