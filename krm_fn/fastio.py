@@ -121,6 +121,43 @@ _MISREAD = _Pattern(r"(?:\n[ ]*|:[ ]+|-[ ]+)"  # where a plain key or value star
                       r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)(?=:?\s)")
 
 
+def _plain_trap(text: str, start: int, end: int) -> bool:
+    """Whether :data:`_MISREAD` finds a trap in ``text[start:end]`` outside comments.  Safe to skip a match
+    after a comment start: in block context nothing after " #" on a line is a plain scalar (inside a block
+    scalar it is content, not a scalar either)."""
+    for found in _MISREAD.finditer(text, start, end):
+        at = found.start()
+        if text[at] == "\n" or not _after_comment(text[text.rfind("\n", 0, at) + 1:at]):
+            return True
+    return False
+
+
+def _after_comment(line: str) -> bool:
+    """Whether a comment starts in ``line`` (the start of a line): a "#" at its start or after a blank, outside
+    quotes.  A quote that does not close on the line (an apostrophe in a plain word) keeps the rest "inside":
+    no comment, the conservative answer."""
+    quote = None
+    previous = " "
+    escaped = False
+    for ch in line:
+        if quote == '"':
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quote = None
+        elif quote == "'":
+            if ch == "'":
+                quote = None  # (a doubled '' closes and reopens)
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and previous in " ":
+            return True
+        previous = ch
+    return False
+
+
 _ITEMS = _Pattern(r"^items:[ ]*\n", re.MULTILINE)
 # Tabs, carriage returns, NUL, the line breaks YAML 1.1 readers know but yaml_rs does not (NEL, LS, PS), and
 # U+FEFF (libyaml skips it at a line start).
@@ -465,7 +502,7 @@ class Reader:
                         return None
                 else:
                     value, depth, odd = _compact(value, memo)
-                    if not (odd and _MISREAD.search(text, starts[index] - 1, starts[index + 1])):
+                    if not (odd and _plain_trap(text, starts[index] - 1, starts[index + 1])):
                         # written back as its text
                         if self._project is not None:
                             value = self._project(value) or value  # the rest of the copy is freed at once

@@ -97,6 +97,9 @@ HEAD_COMMENT_ITEM = """\
     # a quoted YAML 1.1 word with such a word in a comment or inside a phrase: only plain ones count
     HEAD_COMMENT_ITEM.replace("- # What kpt", "- apiVersion: v1\n  # What kpt").replace("  apiVersion: v1\n", "", 1)
     .replace("    LIST: [a, b]\n", ""),
+    # ... with the word after ": " or "- " in a comment, after a quoted value or not
+    HEAD_COMMENT_ITEM.replace('    FLAG: "on"\n', '    FLAG: "on" # was: no\n    OLD: x # - no longer used\n')
+    .replace("    LIST: [a, b]\n", ""),
 ])
 def test_an_item_is_written_back_as_its_text_with_head_comment_and_quoted_words(item: str) -> None:
     """kpt sends a file's leading comment on the item's first line ("- # ..."): such an item is no
@@ -222,7 +225,8 @@ def test_values_a_yaml_1_1_reader_reads_alike_pass_through_as_text(value: str) -
 
 
 @pytest.mark.parametrize("item", ["on: x", "k: [1, 'on']", "k:\n    - Off", "k: -1:30", "k: +1_0:30.5",
-                                  "k:\n    - on: x", "k:\n    no", "k:    yes", "k: # note\n    N", "k:\n  - - y"])
+                                  "k:\n    - on: x", "k:\n    no", "k:    yes", "k: # note\n    N", "k:\n  - - y",
+                                  "k:\n    \"a # b\": no", "k:\n    'a # b': off", "k: \"x\\\" # y\"\n  z: on"])
 def test_a_yaml_1_1_trap_anywhere_in_an_item_is_dumped(item: str) -> None:
     text = RL + f"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  {item}\n"
     docs, reader = load(text)
