@@ -49,17 +49,15 @@ def runs_this_function(entry: dict) -> bool:
 
 def mutates_with_this_function(kptfile: dict) -> bool:
     """Whether a Kptfile runs secretref-fn as a mutator (a validator generates nothing)."""
-    pipeline = kptfile.get("pipeline")
-    mutators = pipeline.get("mutators") if isinstance(pipeline, dict) else None
-    return isinstance(mutators, list) and any(isinstance(e, dict) and runs_this_function(e) for e in mutators)
+    return bool(entries_running_this_function(kptfile, ("mutators",)))
 
 
-def entries_running_this_function(kptfile: dict) -> list[dict]:
-    """A Kptfile's pipeline entries that run secretref-fn: its mutators, then its validators."""
+def entries_running_this_function(kptfile: dict, groups: tuple[str, ...] = ("mutators", "validators")) -> list[dict]:
+    """A Kptfile's pipeline entries that run secretref-fn, in ``groups`` order (mutators, then validators)."""
     pipeline = kptfile.get("pipeline")
     if not isinstance(pipeline, dict):
         return []
-    return [entry for group in ("mutators", "validators") if isinstance(pipeline.get(group), list)
+    return [entry for group in groups if isinstance(pipeline.get(group), list)
             for entry in pipeline[group] if isinstance(entry, dict) and runs_this_function(entry)]
 
 

@@ -61,13 +61,20 @@ def _files(path: str, notes: list[str] | None = None) -> list[tuple[str, str]]:
 PACKAGE_FILE = "Kptfile"
 
 
+def _kptfile(folder: str) -> dict | None:
+    """The Kptfile in ``folder`` (None: not one object); raises :class:`SourceError` when it cannot be read."""
+    label = os.path.join(folder, PACKAGE_FILE)
+    docs = _documents(_read_text(label), label)
+    return docs[0] if len(docs) == 1 else None
+
+
 def _subpackage_runs_this_function(folder: str) -> bool:
     """Whether the Kptfile in ``folder`` runs secretref-fn as a mutator (an unreadable one: no)."""
     try:
-        docs = _documents(_read_text(os.path.join(folder, PACKAGE_FILE)), PACKAGE_FILE)
+        kptfile = _kptfile(folder)
     except (SourceError, limits.LimitError):
         return False
-    return len(docs) == 1 and krm.mutates_with_this_function(docs[0])
+    return kptfile is not None and krm.mutates_with_this_function(kptfile)
 
 
 def _kpt_differences(top: str, root: str, dirs: list[str], files: list[str]) -> Iterator[str]:
@@ -129,13 +136,16 @@ def _decode(data: bytes, label: str, measure: limits.Measure | None) -> str:
         raise SourceError(f"{label}: {exc}") from None
 
 
-def _read_text(path: str, measure: limits.Measure | None = None) -> str:
+def _read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
-            data = limits.read_capped(handle)  # never more than the cap in memory
+            return limits.read_capped(handle)  # never more than the cap in memory
     except OSError as exc:
         raise SourceError(f"{path}: {exc.strerror}") from None
-    return _decode(data, path, measure)
+
+
+def _read_text(path: str, measure: limits.Measure | None = None) -> str:
+    return _decode(_read_bytes(path), path, measure)
 
 
 def _stamp(obj, path: str, index: int):
@@ -194,9 +204,8 @@ def first_secret_reference(path: str) -> str | None:
         try:
             if not stat.S_ISREG(os.stat(full).st_mode):
                 continue  # (a FIFO or a device would block; git stores neither)
-            with open(full, "rb") as handle:
-                data = limits.read_capped(handle)
-        except OSError:
+            data = _read_bytes(full)
+        except (OSError, SourceError):
             continue
         if b"SecretReference" not in data:
             continue
@@ -251,8 +260,7 @@ def kpt_function_config(package: str, notes: list[str] | None = None) -> tuple[b
     as kpt builds it), or no config.  ``selectors``/``exclude`` are not applied here: a note says so.
     """
     label = os.path.join(package, PACKAGE_FILE)
-    docs = _documents(_read_text(label), label)
-    kptfile = docs[0] if len(docs) == 1 and isinstance(docs[0], dict) else None
+    kptfile = _kptfile(package)
     entries = krm.entries_running_this_function(kptfile) if kptfile is not None else []
     if not entries:
         return False, None
