@@ -363,13 +363,11 @@ def build(items: list, config: FunctionConfig, results: krm.Results, files: bool
         if not isinstance(obj, dict):
             continue
         if ownership.is_owned(obj):
-            plane = PlaneId.parse(str(krm.annotations(obj).get(PLANE_ANNOTATION, "")), "")
+            plane = _generated_for(obj)
             # Another plane's object, outside this run's `planes`, passes through untouched
             # (dropping it would make kpt delete that plane's files).
             if selected is not None and plane is not None and plane not in selected:
-                path = krm.annotations(obj).get(krm.PATH) or krm.annotations(obj).get(krm.LEGACY_PATH)
-                if isinstance(path, str):
-                    inv.kept_files.setdefault(path, str(plane))
+                _keep_file(obj, plane, inv)
                 continue
             if ownership.edited(obj):
                 _report_hand_edit(obj, results)
@@ -403,6 +401,18 @@ def build(items: list, config: FunctionConfig, results: krm.Results, files: bool
     return inv
 
 
+def _generated_for(obj: dict) -> PlaneId | None:
+    """The plane a generated object was generated for (its plane annotation), if it names one."""
+    return PlaneId.parse(str(krm.annotations(obj).get(PLANE_ANNOTATION, "")), "")
+
+
+def _keep_file(obj: dict, plane: PlaneId, inv: Inventory) -> None:
+    """A generated object passes through: its file stays ``plane``'s (see :func:`reconcile.drop_clashes`)."""
+    ref = krm.FileRef.of(obj)
+    if ref is not None:
+        inv.kept_files.setdefault(ref.path, str(plane))
+
+
 def note_subpackage_objects(objects: Iterable[dict], inv: Inventory) -> None:
     """Record the ExternalSecrets among a run's unread subpackage objects, for :func:`reconcile.drop_clashes`."""
     for obj in objects:
@@ -422,13 +432,11 @@ def _keep_objects_of_absent_planes(items: list, inv: Inventory, results: krm.Res
     warned: set[PlaneId] = set()
     for index in sorted(inv.owned):
         obj = items[index]
-        plane = PlaneId.parse(str(krm.annotations(obj).get(PLANE_ANNOTATION, "")), "")
+        plane = _generated_for(obj)
         if plane is None or plane in inv.planes or plane in inv.invalid_planes:
             continue
         inv.owned.discard(index)
-        path = krm.annotations(obj).get(krm.PATH) or krm.annotations(obj).get(krm.LEGACY_PATH)
-        if isinstance(path, str):
-            inv.kept_files.setdefault(path, str(plane))
+        _keep_file(obj, plane, inv)
         if plane not in warned:
             warned.add(plane)
             results.warning(f"ExternalSecrets generated earlier for {plane} are kept as they are: that plane is not "

@@ -141,12 +141,11 @@ def _without_subpackages_of_their_own(items: list) -> list:
 def _package_of(obj: dict, by_folder: bool) -> str | None:
     """A folder that names ``obj``'s package, ending in "/": kpt's package-path, or (``by_folder`` False)
     the folder of its path annotation (a Kptfile's is its package; for other objects, prefixes compare)."""
-    annotations = krm.annotations(obj)
     if by_folder:
-        folder = annotations.get(krm.PACKAGE_PATH)
+        folder = krm.annotations(obj).get(krm.PACKAGE_PATH)
     else:
-        path = annotations.get(krm.PATH) or annotations.get(krm.LEGACY_PATH)
-        folder = path.replace("\\", "/").rpartition("/")[0] if isinstance(path, str) else None
+        ref = krm.FileRef.of(obj)
+        folder = ref.path.replace("\\", "/").rpartition("/")[0] if ref is not None else None
     if not isinstance(folder, str):
         return None
     return folder.replace("\\", "/").rstrip("/") + "/"

@@ -289,13 +289,17 @@ def _workload_reads(items: list, bound: bool) -> dict[tuple[str, str], list[dict
     for w in workloads:
         if ((krm.namespace(w), text(get(w, "spec", "owner", "componentName"))) in deployed) is not bound:
             continue
-        for group in ("env", "files"):
-            for entry in merged(w, {}, group):
-                ref = secret_ref(entry)
-                readers = reads.setdefault((krm.namespace(w), ref[0]), []) if ref and ref[0] else None
-                if readers is not None and w not in readers:
-                    readers.append(w)
+        for name, _, _ in _secret_reads(w):
+            readers = reads.setdefault((krm.namespace(w), name), [])
+            if w not in readers:
+                readers.append(w)
     return reads
+
+
+def _secret_reads(workload: dict) -> list[tuple[str, str, str]]:
+    """(SecretReference name, key, field path) of each secret env var and file of a Workload as written."""
+    return [ref for group in ("env", "files") for entry in merged(workload, {}, group)
+            if (ref := secret_ref(entry)) and ref[0]]
 
 
 def _workloads_and_bindings(items: list) -> tuple[list[dict], list[dict]]:
@@ -313,8 +317,7 @@ def _unbound_reads(component: dict, bindings: list[dict], workloads: list[dict])
     if any(krm.namespace(b) == ns and text(get(b, "spec", "owner", "componentName")) == name for b in bindings):
         return []
     project = text(get(component, "spec", "owner", "projectName"))
-    return [(w, ref[0], ref[1], ref[2]) for w in _workloads_of(ns, name, project, workloads)
-            for g in ("env", "files") for e in merged(w, {}, g) if (ref := secret_ref(e)) and ref[0]]
+    return [(w, *ref) for w in _workloads_of(ns, name, project, workloads) for ref in _secret_reads(w)]
 
 
 def _check_auto_deployed(component: dict, bindings: list[dict], workloads: list[dict], inv: Inventory,
