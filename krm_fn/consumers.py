@@ -56,10 +56,11 @@ def home_namespace(obj: dict) -> str:
 def _home_disagrees(obj: dict, results: krm.Results) -> bool:
     """A label and an annotation openchoreo.dev/namespace naming different home namespaces: an error (which
     namespace's SecretReferences were meant is a guess); the consumer is not read further."""
-    label, annotation = krm.labels(obj).get(OPENCHOREO_NAMESPACE), krm.annotations(obj).get(OPENCHOREO_NAMESPACE)
-    if isinstance(label, str) and isinstance(annotation, str) and label and annotation and label != annotation:
+    found = krm.annotation_and_label(obj, OPENCHOREO_NAMESPACE)
+    if len(found) == 2 and found[0][0] != found[1][0]:
+        (annotation, _, field), (label, _, _) = found
         results.error(f"the label and the annotation {OPENCHOREO_NAMESPACE} disagree ({label!r}, {annotation!r}): "
-                      "keep one", obj, krm.field_key("metadata.annotations", OPENCHOREO_NAMESPACE))
+                      "keep one", obj, field)
         return True
     return False
 

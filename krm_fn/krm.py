@@ -83,6 +83,14 @@ def labels(obj: dict) -> dict:
     return lab if isinstance(lab, dict) else {}
 
 
+def annotation_and_label(obj: dict, key: str) -> list[tuple[str, str, str]]:
+    """(value, "annotation" or "label", field path) of ``key`` set as a non-empty string, the annotation first:
+    OpenChoreo's keys may be either, and the two disagreeing is an error to their readers."""
+    return [(value, what, field_key(f"metadata.{what}s", key))
+            for what, source in (("annotation", annotations(obj)), ("label", labels(obj)))
+            for value in (source.get(key),) if isinstance(value, str) and value]
+
+
 def name(obj: dict) -> str:
     value = metadata(obj).get("name")
     return value if isinstance(value, str) else ""

@@ -38,9 +38,7 @@ class PlacementError(Exception):
 def _annotation_or_label(obj: dict, key: str) -> tuple[str, str, str] | None:
     """(the annotation's value, "annotation", its field path), else the label's, else None; both, with
     different values, are an error (which one was meant?)."""
-    found = [(value, what, krm.field_key(f"metadata.{what}s", key))
-             for what, source in (("annotation", krm.annotations(obj)), ("label", krm.labels(obj)))
-             for value in (source.get(key),) if isinstance(value, str) and value]
+    found = krm.annotation_and_label(obj, key)
     if len(found) == 2 and found[0][0] != found[1][0]:
         raise PlacementError(f"the annotation and the label {key} disagree ({found[0][0]!r}, {found[1][0]!r}): "
                              "keep one", found[0][2])
