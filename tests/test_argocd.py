@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, need_tool, tool_env
+from conftest import BIN, ROOT, need_tool, shared_dir, tool_env
 
 PLUGIN = yaml.safe_load((ROOT / "argocd" / "plugin.yaml").read_text())
 APPLICATION = yaml.safe_load((ROOT / "examples" / "argocd" / "application.yaml").read_text())
@@ -331,9 +331,7 @@ def test_discover_and_render_do_not_follow_links_to_folders(repo: Path) -> None:
 def test_discover_skips_the_stock_workflows(repo: Path) -> None:
     """A folder of OpenChoreo's ClusterWorkflows (each names a SecretReference in its externalRefs) holds no
     SecretReference to render."""
-    samples = ROOT.parent / "shared" / "samples" / "openchoreo"
-    if not samples.is_dir():
-        pytest.skip("../shared/samples/openchoreo is not beside the checkout")
+    samples = shared_dir() / "samples" / "openchoreo"
     app = repo / "workflows"
     app.mkdir()
     for sample in samples.glob("*ci-workflows*"):
