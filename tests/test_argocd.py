@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, need_tool, shared_dir, tool_env
+from conftest import BIN, ROOT, need_tool, tool_env
 
 PLUGIN = yaml.safe_load((ROOT / "argocd" / "plugin.yaml").read_text())
 APPLICATION = yaml.safe_load((ROOT / "examples" / "argocd" / "application.yaml").read_text())
@@ -328,10 +328,10 @@ def test_discover_and_render_do_not_follow_links_to_folders(repo: Path) -> None:
         "warning: platform/: a symbolic link to a folder, not followed (nor by kpt): pass the folder itself to read it"]
 
 
-def test_discover_skips_the_stock_workflows(repo: Path) -> None:
+def test_discover_skips_the_stock_workflows(repo: Path, shared_dir: Path) -> None:
     """A folder of OpenChoreo's ClusterWorkflows (each names a SecretReference in its externalRefs) holds no
     SecretReference to render."""
-    samples = shared_dir() / "samples" / "openchoreo"
+    samples = shared_dir / "samples" / "openchoreo"
     app = repo / "workflows"
     app.mkdir()
     for sample in samples.glob("*ci-workflows*"):
