@@ -223,9 +223,8 @@ class _Loader(_BaseLoader):
                     raise yaml.constructor.ConstructorError(
                         "while constructing a mapping", node.start_mark,
                         "found an unhashable key", key_node.start_mark) from None
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate mapping key {key!r}", key_node.start_mark)
+                if duplicate:  # (a key is a name, not a value: quoted)
+                    raise _OwnError(None, None, f"duplicate mapping key {key!r}", key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -238,9 +237,41 @@ def _construct_bool(loader: _Loader, node: ScalarNode) -> Any:
     return value if value is not None else RawScalar(node.tag, node.value)
 
 
+def _construct_undefined(loader: _Loader, node: Any) -> Any:
+    # PyYAML's own message quotes the tag: an unquoted value starting with "!" (a password) is one.
+    raise _OwnError(None, None, "unknown tag: only YAML's core tags are read (quote a value that starts "
+                    "with '!')", node.start_mark)
+
+
 for _tag in (INT, FLOAT, TIMESTAMP):
     _Loader.add_constructor(_tag, _construct_raw)
 _Loader.add_constructor(BOOL, _construct_bool)
+_Loader.add_constructor(None, _construct_undefined)
+
+
+def _construct_binary(loader: _Loader, node: ScalarNode) -> bytes:
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_binary(loader, node)
+    except yaml.constructor.ConstructorError:  # (its message quotes a character of the value)
+        raise _OwnError(None, None, "a !!binary value that is not base64", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:binary", _construct_binary)
+
+
+class _OwnError(yaml.constructor.ConstructorError):
+    """A message of this module's, which quotes nothing but a key."""
+
+
+# Quoted text in PyYAML's messages that is never a value's: a token's name ('<block end>'), an indicator
+# (',' or ']') or a control character ('\t').  Anything else quoted (an alias, a tag handle, a character
+# of a value) may be part of a secret value and is not repeated.
+_KEPT_QUOTE = re.compile(r"'(?:<[a-z ]+>|[-?:,\[\]{}#&*!|>%@`]|\\[tnr0]|\\x[01][0-9a-f]|\\x7f)'")
+_QUOTED = re.compile(r"(?<![A-Za-z])(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")(?![A-Za-z])")
+
+
+def _unquoted(message: str) -> str:
+    return _QUOTED.sub(lambda m: m.group(0) if _KEPT_QUOTE.fullmatch(m.group(0)) else "'...'", message)
 
 
 def _yaml_error(exc: yaml.YAMLError) -> YamlError:
@@ -248,6 +279,8 @@ def _yaml_error(exc: yaml.YAMLError) -> YamlError:
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{context}: {problem}" if context and problem and context not in problem else problem
+    if not isinstance(exc, _OwnError):
+        message = _unquoted(message)
     return YamlError(f"invalid YAML: {message}", mark.line + 1 if mark is not None else None)
 
 

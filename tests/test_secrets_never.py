@@ -41,3 +41,40 @@ def test_render_error_does_not_print_the_plaintext(tmp_path) -> None:
     proc = run_process(["render", str(tmp_path)])
     assert proc.returncode == 1 and proc.stdout == b""
     assert FAKE.encode() not in proc.stderr
+
+
+TAG_LIKE = "!" + FAKE  # an unquoted password starting with "!" is a YAML tag
+
+
+@pytest.mark.parametrize("value", [TAG_LIKE, "!!" + FAKE, f"!<{FAKE}>"])
+def test_an_unquoted_value_read_as_a_tag_is_not_quoted(tmp_path, value: str) -> None:
+    secret = f"apiVersion: v1\nkind: Secret\nmetadata: {{name: s, namespace: a}}\nstringData:\n  k: {value}\n"
+    (tmp_path / "s.yaml").write_text(secret)
+    stdin = ("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- "
+             + secret.replace("\n", "\n  ").rstrip() + "\n").encode()
+    for proc in (run_process([], stdin), run_process(["render", str(tmp_path)]),
+                 run_process(["lint", str(tmp_path)])):
+        assert proc.returncode == 1, proc.stderr
+        assert b"unknown tag" in proc.stdout + proc.stderr
+        assert FAKE.encode() not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("text", [f"a: *{FAKE}\n", f"a: !{FAKE}!x y\n", f'a: "\\q{FAKE}"\n',
+                                  f"a: !!binary {FAKE}é\n"])
+def test_yaml_errors_quote_no_value_without_libyaml_either(text: str) -> None:
+    # The pure-Python reader (PyYAML without libyaml) quotes aliases, tag handles and characters.
+    import yaml
+
+    from krm_fn import yamlio
+
+    class PureLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                     yamlio._Loader):  # yamlio's constructors and resolver, PyYAML's Python reader
+        def __init__(self, stream):
+            for base in (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                         yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+                base.__init__(self, *([stream] if base is yaml.reader.Reader else []))
+
+    with pytest.raises(yaml.YAMLError) as caught:
+        list(yaml.load_all(text, PureLoader))
+    message = str(yamlio._yaml_error(caught.value))
+    assert "invalid YAML" in message and FAKE not in message and "FAKE" not in message
