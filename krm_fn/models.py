@@ -152,6 +152,11 @@ class EnvironmentSpec(_Lenient):
 MAP_FIELDS = frozenset({"labels", "annotations"})
 
 
+# What pydantic puts in ``loc`` besides field names: a union member's type, a validator's wrapper.
+_LOC_MARKERS = frozenset({"str", "DataPlaneRef"})
+_LOC_PREFIXES = ("function-", "union[")
+
+
 def field_path(loc: tuple, prefix: str = "spec", keyed: bool = False, data: Any = None) -> str:
     """pydantic ``loc`` -> ``spec.data[0].remoteRef.key``; a map's key as Kubernetes writes it,
     ``spec.template.metadata.labels[app.kubernetes.io/name]`` (see :func:`krm.field_key`).
@@ -172,7 +177,7 @@ def field_path(loc: tuple, prefix: str = "spec", keyed: bool = False, data: Any 
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
         elif part == "[key]":
             continue  # pydantic marks a dict key's own error; the key is already in the path
-        elif isinstance(part, str) and part and not part.startswith(("function-", "union[", "str", "DataPlaneRef")):
+        elif isinstance(part, str) and part and part not in _LOC_MARKERS and not part.startswith(_LOC_PREFIXES):
             path += f".{part}" if path else part
             node = node.get(part) if isinstance(node, dict) else None
             in_map = part in MAP_FIELDS

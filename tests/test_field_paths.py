@@ -27,6 +27,11 @@ def test_a_map_key_goes_in_brackets_as_yaml_wrote_it() -> None:
     # a key that looks like one of pydantic's own loc markers is still a key
     (("template", "metadata", "labels", "str"), False, "spec.template.metadata.labels[str]"),
     (("template", "metadata", "labels"), False, "spec.template.metadata.labels"),
+    # a field whose name merely starts like a loc marker is a field (an unknown `stringData`)
+    (("stringData",), False, "spec.stringData"),
+    (("dataPlaneRef", "str"), False, "spec.dataPlaneRef"),
+    (("dataPlaneRef", "DataPlaneRef", "name"), False, "spec.dataPlaneRef.name"),
+    (("strategy", "union[a,b]", "function-after[x]", "x"), False, "spec.strategy.x"),
     (("planes", 0), True, "data[planes][0]"),
 ])
 def test_pydantic_locations(loc: tuple, keyed: bool, path: str) -> None:
