@@ -335,30 +335,38 @@ def parse_resource_list(text: str, measure: limits.Measure | None = None,
     return ResourceList(items=items, function_config=config, measure=measure)
 
 
+def is_list(obj: Any) -> bool:
+    """A ``v1`` ``List`` with its ``items``: kubectl, kustomize and Argo CD read them as objects."""
+    return (isinstance(obj, dict) and obj.get("kind") == "List" and obj.get("apiVersion") == "v1"
+            and isinstance(obj.get("items"), list))
+
+
 def check_items(items: Iterable[Any], results: Results) -> None:
     """Report items the KRM spec does not allow; they still pass through."""
     for index, item in enumerate(items):
-        where = f"items[{index}]"
-        if not isinstance(item, dict):
-            results.error(f"{where} is a {type_name(item)}, not a Kubernetes object")
-            continue
-        if "metadata" in item and not isinstance(item["metadata"], dict):
-            kind = item.get("kind")
-            label = f"{where} ({kind})" if isinstance(kind, str) and kind else where
-            results.error(f"{label}: metadata must be a mapping, found a {type_name(item['metadata'])}",
-                          item, "metadata")
-            continue
-        kind = item.get("kind")
-        label = f"{where} ({kind})" if isinstance(kind, str) and kind else where
-        wrong = [f for f in ("apiVersion", "kind")
-                 if f in item and item[f] is not None and not isinstance(item[f], str)]
-        for field in wrong:  # resourceRef holds what the item has, so kpt can still point at it (with its file)
-            results.error(f"{label}: {field} must be a string, found a {type_name(item[field])}", item, field)
-        missing = [f for f in ("apiVersion", "kind") if f not in wrong and not item.get(f)]
-        if not name(item):
-            missing.append("metadata.name")
-        if missing:
-            results.error(f"{label} has no {', '.join(missing)}", item, missing[0])
+        check_item(item, f"items[{index}]", results)
+
+
+def check_item(item: Any, where: str, results: Results) -> None:
+    """Report an object the KRM spec does not allow (``where``: what to call it without a name)."""
+    if not isinstance(item, dict):
+        results.error(f"{where} is a {type_name(item)}, not a Kubernetes object")
+        return
+    kind = item.get("kind")
+    label = f"{where} ({kind})" if isinstance(kind, str) and kind else where
+    if "metadata" in item and not isinstance(item["metadata"], dict):
+        results.error(f"{label}: metadata must be a mapping, found a {type_name(item['metadata'])}",
+                      item, "metadata")
+        return
+    wrong = [f for f in ("apiVersion", "kind")
+             if f in item and item[f] is not None and not isinstance(item[f], str)]
+    for field in wrong:  # resourceRef holds what the item has, so kpt can still point at it (with its file)
+        results.error(f"{label}: {field} must be a string, found a {type_name(item[field])}", item, field)
+    missing = [f for f in ("apiVersion", "kind") if f not in wrong and not item.get(f)]
+    if not name(item):
+        missing.append("metadata.name")
+    if missing:
+        results.error(f"{label} has no {', '.join(missing)}", item, missing[0])
 
 
 def type_name(value: Any) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import config as fnconfig
-from . import consumers, inventory, krm, limits, lint, plan, reconcile, releasebindings, render, workflowruns
+from . import consumers, inventory, krm, limits, lint, ownership, plan, reconcile, releasebindings, render, workflowruns
 
 
 @dataclass
@@ -66,8 +66,10 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
     every = items  # what passes through; ``items`` below: what this run reads
     from_kpt = _from_kpt(items)
     items = _without_subpackages_of_their_own(items) if from_kpt else items
+    subpackages = items is not every
+    items = items + _list_members(items, results)
     inv = inventory.build(items, config, results, files=from_kpt)
-    if items is not every:
+    if subpackages:
         inventory.note_subpackage_objects((o for o, mine in zip(every, items) if mine is None and isinstance(o, dict)),
                                           inv)
     needs = (consumers.find(items, inv, results) + releasebindings.find(items, inv, results)
@@ -102,6 +104,36 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
                             "does not know: there, depending on the version, such an ExternalSecret may never be "
                             "refreshed again once synced", rl.function_config)
     return Analysis(out, rl.function_config, _dedupe(results), config, inv, needs, kept, indexes)
+
+
+def _list_members(items: list, results: krm.Results) -> list:
+    """The objects inside the ``v1`` ``List`` items, read after the items (which pass through as they are).
+
+    kpt passes a ``List`` in a package file as one object; kubectl, kustomize, Argo CD and ``render``
+    read its items as objects.  *Decision:* the function reads them too, so kpt and the Argo CD plugin
+    fan out the same SecretReferences.  An ExternalSecret this function generated is not read from a
+    List (a warning: it is regenerated as an object of its own); a member that is no object is an error.
+    """
+    members = []
+    for obj in items:
+        if not krm.is_list(obj):
+            continue
+        where = f"List {krm.namespace(obj) + '/' if krm.namespace(obj) else ''}{krm.name(obj)}"
+        for position, member in enumerate(obj["items"]):
+            if not isinstance(member, dict):
+                results.error(f"{where}: item {position + 1} is a {krm.type_name(member)}, not a Kubernetes object",
+                              obj, f"items[{position}]")
+                continue
+            krm.check_item(member, f"{where}: item {position + 1}", results)
+            if not isinstance(member.get("metadata", {}), dict):
+                continue
+            if ownership.is_external_secret(member) and ownership.carries_label(member):
+                results.warning(f"{where}: item {position + 1} is an ExternalSecret secretref-fn generated, not read "
+                                "from a List (the function writes its own as objects of their own): remove it",
+                                obj, f"items[{position}]")
+                continue
+            members.append(member)
+    return members
 
 
 def _without_subpackages_of_their_own(items: list) -> list:

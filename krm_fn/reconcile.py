@@ -10,6 +10,8 @@ objects would be written to the same file.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from . import krm, render
 from .config import FunctionConfig
 from .constants import CONSUMER_ANNOTATIONS
@@ -75,16 +77,25 @@ def merge(items: list, inv: Inventory, generated: list, annotate: dict[int, dict
     outside the run's ``planes``: that plane's objects, and what points at them, pass through)."""
     if config.output == "generated":
         return list(generated)
+
+    def consumer(obj: Any) -> Any:
+        extra = annotate.get(id(obj)) if isinstance(obj, dict) else None
+        if extra:
+            return _with_annotations(obj, extra)
+        if (isinstance(obj, dict) and id(obj) not in elsewhere
+                and any(k in krm.annotations(obj) for k in CONSUMER_ANNOTATIONS)):
+            return krm.without_annotations(obj, CONSUMER_ANNOTATIONS.__contains__)  # its ExternalSecret is gone
+        return obj
+
     out = []
     for index, obj in enumerate(items):
         if index in inv.owned:
             continue
-        extra = annotate.get(id(obj)) if isinstance(obj, dict) else None
-        if extra:
-            obj = _with_annotations(obj, extra)
-        elif (isinstance(obj, dict) and id(obj) not in elsewhere
-              and any(k in krm.annotations(obj) for k in CONSUMER_ANNOTATIONS)):
-            obj = krm.without_annotations(obj, CONSUMER_ANNOTATIONS.__contains__)  # its ExternalSecret is gone
+        obj = consumer(obj)
+        if krm.is_list(obj):  # its items are read as objects (pipeline._list_members): consumers too
+            members = [consumer(member) for member in obj["items"]]
+            if any(new is not old for new, old in zip(members, obj["items"])):
+                obj = {**obj, "items": members}
         out.append(obj)
     out.extend(generated)
     return out

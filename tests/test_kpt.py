@@ -350,3 +350,23 @@ def test_readme_validator_commands_run(tmp_path: Path) -> None:
     assert [{k: v for k, v in fn.items() if k != "name"} for fn in kptfile["pipeline"]["validators"]] == documented
     assert "Successfully executed 2 function(s)" in proc.stderr, proc.stderr  # the mutator and the validator
     assert (tmp_path / "acme-check" / "planes").is_dir()
+
+
+def test_a_list_in_a_package_file_fans_out_as_its_items_would(tmp_path: Path) -> None:
+    """kpt passes a ``v1`` List in a file as one object: the function reads its items (README, "What it
+    reads"), so the package renders the ExternalSecrets of the same objects written one by one, as the
+    Argo CD plugin's ``render`` (which unwraps Lists) does."""
+    package, env = _example(tmp_path)
+    expected = {name: data for name, data in _tree(package).items() if name.startswith("planes/")}
+    assert expected
+    listed, _ = _example(tmp_path / "listed", render=False)
+    for path in sorted((listed / "workloads").glob("*.yaml")):
+        objects = [o for o in yaml.safe_load_all(path.read_text()) if o]
+        path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "metadata": {"name": path.stem},
+                                        "items": objects}, sort_keys=False))
+    _run(["kpt", "fn", "render", ".", "--allow-exec"], listed, env)
+    assert {name: data for name, data in _tree(listed).items() if name.startswith("planes/")} == expected
+    build = yaml.safe_load((listed / "workloads" / "build.yaml").read_text())["items"][0]
+    assert build["metadata"]["annotations"]["secretref-fn.openchoreo.dev/credentials-secret"] == "orders-api-git-secret"
+    plugin = _run(["secretref-fn", "render", "."], listed, env).stdout
+    assert plugin.count("kind: ExternalSecret") == sum(data.count(b"kind: ExternalSecret") for data in expected.values())
