@@ -8,6 +8,7 @@ results and are left out of the inventory; they still pass through.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -331,13 +332,33 @@ def data_plane_of(env: "Environment", inv: Inventory) -> PlaneId | None:
 def _check_plaintext_secret(obj: dict, config: FunctionConfig, results: krm.Results) -> None:
     if config.plaintextSecrets == "allow":
         return
+    advice = ("keep the value in the secret store and commit a SecretReference instead (plaintextSecrets: "
+              "warning|allow relaxes this)")
     carried = [f for f in ("data", "stringData") if obj.get(f)]
     if carried:
         # Never quote a value: only the field names are reported.
-        results.add(
-            f"plaintext secret in the control plane: Secret carries {' and '.join(carried)}; keep the value in "
-            "the secret store and commit a SecretReference instead (plaintextSecrets: warning|allow relaxes this)",
-            obj, carried[0], severity=config.plaintextSecrets)
+        results.add(f"plaintext secret in the control plane: Secret carries {' and '.join(carried)}; {advice}",
+                    obj, carried[0], severity=config.plaintextSecrets)
+    applied = _last_applied_secret_fields(obj)
+    if applied:  # (a Secret exported with kubectl and its data removed still holds it there)
+        results.add(f"plaintext secret in the control plane: Secret's {LAST_APPLIED} annotation carries "
+                    f"{' and '.join(applied)}; remove the annotation, {advice}", obj,
+                    krm.field_key("metadata.annotations", LAST_APPLIED), severity=config.plaintextSecrets)
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _last_applied_secret_fields(obj: dict) -> list[str]:
+    """The value fields the JSON of kubectl's last-applied annotation holds (none when it is not JSON)."""
+    text = krm.annotations(obj).get(LAST_APPLIED)
+    if not isinstance(text, str) or "ata" not in text:
+        return []
+    try:
+        applied = json.loads(text)
+    except ValueError:
+        return []
+    return [f for f in ("data", "stringData") if isinstance(applied, dict) and applied.get(f)]
 
 
 def selected_planes(config: FunctionConfig) -> set[PlaneId] | None:
