@@ -163,7 +163,9 @@ class Inventory:
     kept_files: dict[str, str] = field(default_factory=dict)
     environment_copies: list[tuple[Environment, Environment]] = field(default_factory=list)  # defined twice
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
-    user_secret_names: set[tuple[str, str]] = field(default_factory=set)  # (namespace, Secret) users' ones create
+    # (namespace, Secret) -> the first user ExternalSecret creating it; -> the input Secret of that name
+    user_secret_names: dict[tuple[str, str], dict] = field(default_factory=dict)
+    input_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     # (namespace, name) -> (its plane, or None for a user's, and the object) of the ExternalSecrets in kpt
     # subpackages that render their own (the run passes them through unread: see pipeline)
     subpackage_external_secrets: dict[tuple[str, str], tuple[str | None, dict]] = field(default_factory=dict)
@@ -404,11 +406,12 @@ def build(items: list, config: FunctionConfig, results: krm.Results, files: bool
                             krm.field_key("metadata.labels", MANAGED_BY_LABEL))
         if kind == "Secret" and api == "v1":
             _check_plaintext_secret(obj, config, results)
+            inv.input_secrets.setdefault((krm.namespace(obj), krm.name(obj)), obj)
         elif ownership.is_external_secret(obj):
             inv.user_external_secrets[(krm.namespace(obj), krm.name(obj))] = obj
             target = krm.get_path(obj, "spec.target.name")
-            inv.user_secret_names.add((krm.namespace(obj), target if isinstance(target, str) and target
-                                       else krm.name(obj)))
+            inv.user_secret_names.setdefault((krm.namespace(obj), target if isinstance(target, str) and target
+                                              else krm.name(obj)), obj)
         elif _is_openchoreo(obj):
             if kind == "SecretReference":
                 _add_secret_ref(obj, inv, results)

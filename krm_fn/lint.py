@@ -57,7 +57,7 @@ def check(items: list, inv: Inventory, needs: list[Need], planned: list[Planned]
     by_namespace: dict[str, list[str]] = {}
     for ns, name in list(inv.secret_refs) + sorted(inv.invalid_secret_refs):
         by_namespace.setdefault(ns, []).append(name)
-    created = {(p.target.namespace, p.target.name) for p in planned} | inv.user_secret_names
+    created = {(p.target.namespace, p.target.name) for p in planned} | inv.user_secret_names.keys()
     for ref in secret_names(items, inv):
         known = by_namespace.get(ref.home_namespace)
         if not known or ref.name in known or (ref.namespace, ref.name) in created:

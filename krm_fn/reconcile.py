@@ -46,6 +46,8 @@ def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
                           f"secretref-fn would generate it from SecretReference {item.source} for {target.plane}; "
                           "rename or remove one of them", user, "metadata.name")
             continue
+        if _other_creator(item, inv, config, results):
+            continue
         theirs = inv.subpackage_external_secrets.get((target.namespace, target.name))
         if theirs is not None and theirs[0] in (None, str(target.plane)):
             ref = krm.FileRef.of(theirs[1])
@@ -68,6 +70,29 @@ def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
             continue
         kept.append(item)
     return kept
+
+
+def _other_creator(item: Planned, inv: Inventory, config: FunctionConfig, results: krm.Results) -> bool:
+    """Whether something in the input already makes the Secret ``item`` would create (reported): a user's
+    ExternalSecret of another name (ESO: "secret is owned by another ExternalSecret"), or a Secret itself,
+    which creationPolicy Owner or Orphan would take over from whatever applies it (Merge expects it)."""
+    target = item.target
+    key = (target.namespace, target.name)
+    user = inv.user_secret_names.get(key)
+    if user is not None:
+        results.error(f"ExternalSecret {krm.namespace(user)}/{krm.name(user)} is not managed by secretref-fn and "
+                      f"creates Secret {target.namespace}/{target.name}, which secretref-fn would also create from "
+                      f"SecretReference {item.source} for {target.plane}; two ExternalSecrets cannot own one Secret: "
+                      "rename or remove one of them", user, "spec.target.name")
+        return True
+    secret = inv.input_secrets.get(key)
+    if secret is not None and config.creationPolicy in ("Owner", "Orphan"):
+        results.error(f"Secret {target.namespace}/{target.name} is in the input, and secretref-fn would generate an "
+                      f"ExternalSecret creating it from SecretReference {item.source} for {target.plane} "
+                      f"(creationPolicy {config.creationPolicy} takes an existing Secret over): remove the Secret, "
+                      "or rename the SecretReference", secret, "metadata.name")
+        return True
+    return False
 
 
 def merge(items: list, inv: Inventory, generated: list, annotate: dict[int, dict[str, str]],
