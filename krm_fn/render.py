@@ -96,17 +96,23 @@ _REQUIRED_KEYS = {
 }
 
 
-def _check_required_keys(ref: SecretRef) -> None:
+# compatibility: upstream copies the keys as they are: nothing builds a .dockerconfigjson.
+_UPSTREAM_REQUIRED_KEYS = {**_REQUIRED_KEYS, DOCKERCONFIGJSON: ((".dockerconfigjson",), ())}
+
+
+def _check_required_keys(ref: SecretRef, table: dict = _REQUIRED_KEYS) -> None:
     """A typed Secret missing its required keys fails only at sync time, in the plane: refuse it here."""
-    required = _REQUIRED_KEYS.get(ref.spec.type)
+    required = table.get(ref.spec.type)
     if required is None:
         return
     keys = ref.spec.keys()
     all_of, any_of = required
     if any(k not in keys for k in all_of) or (any_of and not any(k in keys for k in any_of)):
         need = " and ".join(all_of) if all_of else " or ".join(any_of)
+        why = ("; compatibility: upstream copies the keys as they are, native builds it from username and "
+               "password") if table is _UPSTREAM_REQUIRED_KEYS and ref.spec.type == DOCKERCONFIGJSON else ""
         raise RenderError(f"SecretReference {ref.source} of type {ref.spec.type} needs key {need} "
-                          f"(Kubernetes refuses the Secret otherwise); it has: {', '.join(keys)}", "spec.data")
+                          f"(Kubernetes refuses the Secret otherwise{why}); it has: {', '.join(keys)}", "spec.data")
 
 
 def _registry_server(ref: SecretRef) -> str | None:
@@ -255,7 +261,7 @@ def check(content: Content, config: fnconfig.FunctionConfig) -> None:
         return
     if _upstream(content, config):
         if content.upstream == UPSTREAM_WORKFLOW:
-            _check_required_keys(ref)
+            _check_required_keys(ref, _UPSTREAM_REQUIRED_KEYS)
         return
     _check_required_keys(ref)
     _registry_server(ref)
