@@ -92,7 +92,15 @@ def _names_ok(need: Need, results: krm.Results) -> bool:
     if problem:
         _consumer_error(results, need, f"ExternalSecret name {need.target_name!r} {problem}", None)
         return False
+    if len(need.target_name) > OLD_ESO_NAME_LIMIT:
+        results.warning(f"ExternalSecret name {need.target_name!r} is {len(need.target_name)} characters: External "
+                        f"Secrets Operator 0.8.2 to 0.18.0 cannot sync a name over {OLD_ESO_NAME_LIMIT} (its field "
+                        "manager name is limited; fixed in 0.18.1): shorten the name on such a plane",
+                        need.holder, need.field)
     return True
+
+
+OLD_ESO_NAME_LIMIT = 92
 
 
 def _invalid_planes_hint(need: Need, inv: Inventory) -> str:
