@@ -81,6 +81,7 @@ class Spec:
     data: tuple[DataItem, ...]
     refresh_interval: str | None = None  # refreshInterval
     target_plane: "PlaneId | None" = None  # targetPlane
+    type_declared: bool = True  # template.type written in the SecretReference (else the default, Opaque)
 
     def keys(self) -> list[str]:
         """The ``secretKey`` of each data entry, in order."""
@@ -109,7 +110,8 @@ def plain_spec(spec: models.SecretReferenceSpec, namespace: str) -> Spec:
         spec.template.type, meta.labels or krm.EMPTY, meta.annotations or krm.EMPTY,
         tuple(DataItem(i.secretKey, i.remoteRef.key, i.remoteRef.property, i.remoteRef.version) for i in spec.data),
         spec.refreshInterval,
-        None if target is None else PlaneId.parse(f"{target.kind}/{target.name}", namespace))
+        None if target is None else PlaneId.parse(f"{target.kind}/{target.name}", namespace),
+        "type" in spec.template.model_fields_set)
 
 
 def spec_of(obj: dict) -> Spec | list[tuple[str, str]]:

@@ -155,17 +155,38 @@ def secret_keys(ref: SecretRef) -> list[str]:
     return ref.spec.keys()
 
 
-def _template(content: Content) -> dict:
+def name_made_up(content: Content) -> bool:
+    """Whether the Secret's name is one secretref-fn (as OpenChoreo) makes up (``<build>-git-secret``, a
+    content-hash name), not the name of the SecretReference a consumer reads: nothing else creates it."""
+    return content.template_ref is None or content.target.name != content.template_ref.name
+
+
+def creation_policy(content: Content, config: fnconfig.FunctionConfig) -> str:
+    """The config's ``creationPolicy``, except ``Owner`` for a made-up name under ``Merge`` or ``None``.
+
+    *Decision:* with those two ESO creates no Secret, it expects one; a Secret of a made-up name never
+    exists beforehand, so its consumer (a Deployment, a workflow) would wait for it forever."""
+    if config.creationPolicy in ("Merge", "None") and name_made_up(content):
+        return "Owner"
+    return config.creationPolicy
+
+
+def _template(content: Content, merges: bool = False) -> dict:
     """The whole SecretReference's template; picked entries make an Opaque Secret.
 
     Picked entries are renamed (to env var names or file keys), so a typed
     Secret's required keys would not hold: the Secret is Opaque, as
     OpenChoreo's is, and carries the template labels and annotations of every
-    source SecretReference (the first one wins on a clash).
+    source SecretReference (the first one wins on a clash).  ``merges``: into
+    an existing Secret (creationPolicy Merge), whose type a type the
+    SecretReference does not state would change (a Secret's type is
+    immutable: ESO's update would be refused), so none is written then.
     """
     ref = content.template_ref
     template: dict = {"type": ref.spec.type if ref is not None else "Opaque",
                       "engineVersion": "v2", "mergePolicy": "Replace"}
+    if merges and ref is not None and not ref.spec.type_declared:
+        del template["type"]
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     for source in ([ref] if ref is not None else content.sources):
@@ -229,9 +250,9 @@ def _native_spec(content: Content, config: fnconfig.FunctionConfig) -> dict:
         "secretStoreRef": {"name": target.store.name, "kind": target.store.kind},
         "target": {
             "name": target.name,
-            "creationPolicy": config.creationPolicy,
+            "creationPolicy": creation_policy(content, config),
             "deletionPolicy": config.deletionPolicy,
-            "template": _template(content),
+            "template": _template(content, creation_policy(content, config) == "Merge"),
         },
         "data": _data(content, native=True),
     }
@@ -263,7 +284,8 @@ def check(content: Content, config: fnconfig.FunctionConfig) -> None:
         if content.upstream == UPSTREAM_WORKFLOW:
             _check_required_keys(ref, _UPSTREAM_REQUIRED_KEYS)
         return
-    _check_required_keys(ref)
+    if creation_policy(content, config) != "Merge":  # (merged into: the Secret may hold the other keys)
+        _check_required_keys(ref)
     _registry_server(ref)
 
 
