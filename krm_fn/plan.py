@@ -77,7 +77,14 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef |
                 return ref
             _consumer_error(results, need, message, need.key_field)
             return None
+    if ".imagePullSecrets[" in need.field and ref.spec.type not in _PULL_TYPES:
+        results.warning(f"SecretReference {ref.name!r} makes a Secret of type {ref.spec.type}: the kubelet pulls "
+                        f"images only with a {' or '.join(_PULL_TYPES)} Secret (set spec.template.type)",
+                        need.holder, need.field)
     return ref
+
+
+_PULL_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
 
 
 def _names_ok(need: Need, results: krm.Results) -> bool:
