@@ -71,8 +71,9 @@ def rich_table(expl: Explanation, console) -> None:
         for i, es in enumerate(plane.externalSecrets):
             refs, keys, consumers = _cells(es)
             first = i == 0
-            table.add_row(Text(plane.id, style="bold") if first else "", _store(plane.store) if first else "",
-                          es.label, "\n".join(refs), "\n".join(keys), "\n".join(consumers),
+            # Text, not str: rich reads "[...]" in a str as markup, and names and remote keys are free text
+            table.add_row(Text(plane.id, style="bold") if first else "", Text(_store(plane.store) if first else ""),
+                          Text(es.label), Text("\n".join(refs)), Text("\n".join(keys)), Text("\n".join(consumers)),
                           end_section=i == len(plane.externalSecrets) - 1)
     if expl.external_secrets:
         console.print(table)

@@ -167,6 +167,31 @@ def test_mermaid_quickstart_edges() -> None:
     assert len(edges) == 11
 
 
+def test_table_prints_brackets_as_written(tmp_path) -> None:
+    """rich reads "[...]" in a string as markup: a remote key "secret/[/]" crashed the table, "[prod]" vanished."""
+    (tmp_path / "p.yaml").write_text("""apiVersion: openchoreo.dev/v1alpha1
+kind: DataPlane
+metadata: {name: default, namespace: acme}
+spec: {secretStoreRef: {name: vault}}
+---
+apiVersion: openchoreo.dev/v1alpha1
+kind: SecretReference
+metadata: {name: db, namespace: acme}
+spec:
+  template: {}
+  data:
+  - {secretKey: password, remoteRef: {key: "secret/[/]", property: "[bold red]pw"}}
+  - {secretKey: user, remoteRef: {key: "secret/[prod]/db", property: user}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: acme}
+spec: {template: {spec: {containers: [{name: c, image: x, envFrom: [{secretRef: {name: db}}]}]}}}
+""")
+    out = _cli("--format", "table", str(tmp_path), env={**os.environ, "COLUMNS": "300", "TERM": "dumb"})
+    assert "secret/[/]#[bold red]pw" in out and "secret/[prod]/db#user" in out
+
+
 def test_labels_are_escaped() -> None:
     assert explain_formats._mermaid_label('a "b" <c>') == "a #quot;b#quot; #lt;c#gt;"
     assert explain_formats._dot_string('a "b" \\') == '"a \\"b\\" \\\\"'
