@@ -302,7 +302,7 @@ def _json_number(text: str) -> Any:
 
 def _load_json(text: str) -> Any:
     try:
-        return json.loads(
+        data = json.loads(
             text,
             object_pairs_hook=_json_object_hook_pairs,
             parse_int=_json_number,
@@ -311,6 +311,12 @@ def _load_json(text: str) -> Any:
         )
     except json.JSONDecodeError as exc:
         raise YamlError(f"invalid JSON: {exc.msg}", exc.lineno) from None
+    if "\\u" in text:  # a lone surrogate escape ("\\ud800") makes a string no UTF-8 output can hold
+        try:
+            json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+        except UnicodeEncodeError:  # (the YAML reader then reports the escape with its line)
+            raise YamlError("invalid JSON: a \\u escape is half of a UTF-16 surrogate pair") from None
+    return data
 
 
 def decode(data: bytes) -> str:
