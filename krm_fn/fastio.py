@@ -215,8 +215,8 @@ def split(text: str) -> _Split | None:
         end = re.compile(rf"^ {{0,{k - 1}}}[^ \n#]", re.MULTILINE).search(text, found.end())
         stop = end.start() if end is not None else len(text)
     tail = text[stop:]
-    if _MARKERS.search(tail):
-        return None
+    if _MARKERS.search(tail) or _MARKERS.search(text, found.end(), stop):
+        return None  # (among the items: a document marker at column 0 ends the document, even in a quoted scalar)
     base = found.end() - 1  # the newline ending "items:"
     starts = [m.start() + 1 for m in re.compile(rf"\n {{{k}}}- ").finditer(text, base, stop)]
     if not starts or re.search(r"^ *[^ \n#]", text[base + 1:starts[0]], re.MULTILINE):
