@@ -259,6 +259,17 @@ def _construct_binary(loader: _Loader, node: ScalarNode) -> bytes:
 _Loader.add_constructor("tag:yaml.org,2002:binary", _construct_binary)
 
 
+def _construct_yaml11_collection(loader: _Loader, node: Any) -> Any:
+    # PyYAML would turn them into lists of pairs or a mapping of nulls: the item would be written back changed.
+    name = node.tag.rsplit(":", 1)[-1]
+    raise _OwnError(None, None, f"!!{name} is a YAML 1.1 type Kubernetes tools do not read: write a plain mapping "
+                    "or sequence", node.start_mark)
+
+
+for _tag in ("omap", "pairs", "set"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _construct_yaml11_collection)
+
+
 class _OwnError(yaml.constructor.ConstructorError):
     """A message of this module's, which quotes nothing but a key."""
 
