@@ -113,6 +113,12 @@ def _report_shapes(holder: dict, spec, path: str, results: krm.Results) -> None:
                 elif "valueFrom" in entry and not isinstance(entry["valueFrom"], dict):
                     results.error(f"expected a mapping, found a {krm.type_name(entry['valueFrom'])}", holder,
                                   f"{at}.valueFrom")
+                else:
+                    for form in ("secretKeyRef", "secretRef"):  # (secret_ref reads only a mapping)
+                        ref = entry.get("valueFrom", {}).get(form)
+                        if ref is not None and not isinstance(ref, dict):
+                            results.error(f"expected a mapping, found a {krm.type_name(ref)}", holder,
+                                          f"{at}.valueFrom.{form}")
 
 
 def _name_text(entry: tuple) -> str:
