@@ -272,12 +272,14 @@ def kpt_function_config(package: str, notes: list[str] | None = None) -> tuple[b
     if path is not None and values is not None:  # (kpt refuses the entry too)
         raise SourceError(f"{label}: secretref-fn's entry sets both configPath and configMap; kpt takes one")
     if path is not None and not (isinstance(path, str) and path):
-        raise SourceError(f"{label}: configPath must be a file name, found a {krm.type_name(path)}")
+        found = "an empty string" if path == "" else f"a {krm.type_name(path)}"
+        raise SourceError(f"{label}: configPath must be a file name, found {found}")
     if values is not None and not isinstance(values, dict):
         raise SourceError(f"{label}: configMap must be a mapping of strings, found a {krm.type_name(values)}")
     if path is not None:
         full = os.path.normpath(os.path.join(package, path))
-        if os.path.relpath(full, package).startswith(os.pardir):
+        relative = os.path.relpath(full, package)
+        if relative == os.pardir or relative.startswith(os.pardir + os.sep):  # (not a name "..x")
             raise SourceError(f"{label}: configPath {path} is outside the package")
         if not os.path.isfile(full):
             raise SourceError(f"{label}: configPath {path}: no such file in the package")

@@ -191,10 +191,21 @@ def test_a_kptfile_config_that_cannot_be_read_is_reported(repo: Path) -> None:
          "secretref-fn's entry sets both configPath and configMap; kpt takes one"),
         ("configMap: hello", "configMap must be a mapping of strings, found a string"),
         ("configPath: 5", "configPath must be a file name, found a number"),
+        ('configPath: ""', "configPath must be a file name, found an empty string"),
+        ("configPath: ../secretfanout.yaml", "configPath ../secretfanout.yaml is outside the package"),
     ]:
         (package / "Kptfile").write_text(kptfile.replace("configPath: secretfanout.yaml", entry))
         proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
         assert proc.returncode == 1 and proc.stderr.splitlines() == [f"error: ./Kptfile: {message}"], entry
+
+
+def test_a_config_file_whose_name_starts_with_two_dots_is_in_the_package(repo: Path) -> None:
+    package = repo / "examples" / "kpt"
+    (package / "secretfanout.yaml").rename(package / "..secretfanout.yaml")
+    kptfile = (package / "Kptfile").read_text()
+    (package / "Kptfile").write_text(kptfile.replace("configPath: secretfanout.yaml", "configPath: ..secretfanout.yaml"))
+    proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
+    assert proc.returncode == 0 and "kind: ExternalSecret" in proc.stdout, proc.stderr
 
 
 def test_plane_from_plugin_env_and_parameter_wins(repo: Path) -> None:
