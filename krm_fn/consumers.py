@@ -53,10 +53,17 @@ def home_namespace(obj: dict) -> str:
     return krm.namespace(obj)
 
 
-def _home_disagrees(obj: dict, results: krm.Results) -> bool:
-    """A label and an annotation openchoreo.dev/namespace naming different home namespaces: an error (which
-    namespace's SecretReferences were meant is a guess); the consumer is not read further."""
+def _home_is_wrong(obj: dict, results: krm.Results) -> bool:
+    """A label or annotation openchoreo.dev/namespace that is no namespace name, or the two naming different
+    home namespaces: an error (which namespace's SecretReferences were meant is a guess); the consumer is not
+    read further."""
     found = krm.annotation_and_label(obj, OPENCHOREO_NAMESPACE)
+    for value, what, field in found:
+        problem = names.dns1123_label_problem(value)
+        if problem:
+            results.error(f"the {what} {OPENCHOREO_NAMESPACE} names the home namespace: {value!r} {problem}",
+                          obj, field)
+            return True
     if len(found) == 2 and found[0][0] != found[1][0]:
         (annotation, _, field), (label, _, _) = found
         results.error(f"the label and the annotation {OPENCHOREO_NAMESPACE} disagree ({label!r}, {annotation!r}): "
@@ -333,7 +340,7 @@ def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """
     needs: list[Need] = []
     for obj in _inputs(items, inv):
-        if _home_disagrees(obj, results):
+        if _home_is_wrong(obj, results):
             continue
         api = obj.get("apiVersion")
         finder = _OPENCHOREO_FINDERS.get(obj.get("kind")) if isinstance(api, str) and \
