@@ -107,10 +107,14 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
     overrides = {"planes": [plane]} if plane else None
     if plane is not None:
         _warn_outside_config(plane, rl.function_config)
-    out = _pipeline().run(rl, overrides, files=False)  # a stream: no kpt files to clash in
+    analysis = _pipeline().analyze(rl, overrides, files=False)  # a stream: no kpt files to clash in
+    out = analysis.resource_list()
     _report(out.results)
     if out.results.has_errors:
         return 1
+    if analysis.config is not None and analysis.config.mode == "validate":
+        click.echo("warning: the function config sets mode: validate (a kpt validator's): nothing is generated, "
+                   "the input's ExternalSecrets are printed as they are", err=True)
     objects = sources.to_apply(out.items, plane)
     generated, inputs = [], []
     for obj in objects:

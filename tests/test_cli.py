@@ -224,6 +224,21 @@ def test_render_plane_outside_the_configs_planes_is_rendered_with_a_warning(tmp_
         "rendered as asked"]
 
 
+def test_render_of_a_package_that_only_validates_says_nothing_is_generated(tmp_path) -> None:
+    """A Kptfile running secretref-fn only as a validator passes mode: validate: kpt generates nothing, so
+    neither does render (the Argo CD plugin), but it says so rather than print no ExternalSecret silently."""
+    package = tmp_path / "pkg"
+    shutil.copytree(ROOT / "examples" / "kpt", package)
+    kptfile = package / "Kptfile"
+    kptfile.write_text(kptfile.read_text().split("pipeline:")[0]
+                       + "pipeline:\n  validators:\n  - exec: secretref-fn\n    configMap:\n      mode: validate\n")
+    proc = run_process(["render", "--plane", "DataPlane/acme/production", str(package)])
+    assert proc.returncode == 0 and b"kind: ExternalSecret" not in proc.stdout
+    assert proc.stderr.decode().splitlines() == [
+        "warning: the function config sets mode: validate (a kpt validator's): nothing is generated, the input's "
+        "ExternalSecrets are printed as they are"]
+
+
 def test_render_one_plane_prints_only_its_externalsecrets() -> None:
     proc = run_process(["render", "--plane", "DataPlane/acme/production", str(QUICKSTART)])
     assert proc.returncode == 0, proc.stderr
