@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import durations, limits, models, names
+from . import durations, krm, limits, models, names
 from .krm import Results, field_key, type_name
 from .yamlio import INT, RawScalar
 
@@ -146,8 +146,10 @@ def load(function_config: dict | None, results: Results) -> FunctionConfig | Non
         values = dict(spec or {})
         prefix, keyed = "spec", False
     else:
-        results.error(f"unsupported function config {api}/{kind}: use {CONFIG_API_VERSION} {CONFIG_KIND} "
-                      "or a v1 ConfigMap", function_config, "kind")
+        known_kind = kind in (CONFIG_KIND, "ConfigMap")  # then the apiVersion is what is wrong
+        results.error(f"unsupported function config {krm.shown(api, False)}/{krm.shown(kind, False)}: use "
+                      f"{CONFIG_API_VERSION} {CONFIG_KIND} or a v1 ConfigMap", function_config,
+                      "apiVersion" if known_kind else "kind")
         return None
     if values is None:
         return None

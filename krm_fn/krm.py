@@ -315,13 +315,12 @@ def parse_resource_list(text: str, measure: limits.Measure | None = None,
     api = doc.get("apiVersion")
     if kind == "ResourceList":
         if api not in RESOURCE_LIST_VERSIONS:
-            raise InputError(f"unsupported ResourceList apiVersion {api!r} "
-                             f"(expected one of {', '.join(RESOURCE_LIST_VERSIONS)})")
+            raise InputError(f"{_unsupported('ResourceList', api)} (expected one of {', '.join(RESOURCE_LIST_VERSIONS)})")
     elif kind == "List":
         if api != "v1":
-            raise InputError(f"unsupported List apiVersion {api!r} (expected v1)")
+            raise InputError(f"{_unsupported('List', api)} (expected v1)")
     else:
-        raise InputError(f"expected kind ResourceList, found {kind!r}")
+        raise InputError(f"expected kind ResourceList, found {shown(kind)}")
     if "items" not in doc:
         raise InputError("ResourceList has no items field")
     items = doc.get("items")
@@ -367,6 +366,28 @@ def check_item(item: Any, where: str, results: Results) -> None:
         missing.append("metadata.name")
     if missing:
         results.error(f"{label} has no {', '.join(missing)}", item, missing[0])
+
+
+def _unsupported(kind: str, api: Any) -> str:
+    if api is None:
+        return f"{kind} has no apiVersion"
+    if isinstance(api, (str, yamlio.RawScalar)):
+        return f"unsupported {kind} apiVersion {shown(api)}"
+    return f"{kind} apiVersion must be a string, found {shown(api)}"
+
+
+def shown(value: Any, quoted: bool = True) -> str:
+    """A scalar of the input as a message shows it: a string quoted (``quoted``), a number or timestamp as
+    written, true/false; anything else by its type ("a mapping"), "nothing" for null or missing (both in
+    parentheses when not ``quoted``: "(a list)/ConfigMap")."""
+    if isinstance(value, str):
+        return repr(value) if quoted else value
+    if isinstance(value, yamlio.RawScalar):
+        return value.text
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    what = "nothing" if value is None else f"a {type_name(value)}"
+    return what if quoted else f"({what})"
 
 
 def type_name(value: Any) -> str:
