@@ -172,9 +172,12 @@ def field_path(loc: tuple, prefix: str = "spec", keyed: bool = False, data: Any 
             path = krm.field_key(path, key)
             node = node.get(key) if isinstance(node, dict) else None
             in_map = False
-        elif isinstance(part, int):
+        elif isinstance(part, int) and not isinstance(node, dict):
             path += f"[{part}]"
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        elif isinstance(node, dict) and type(key := _input_key(node, part)) is not str:
+            path = krm.field_key(path, key)  # a key YAML read as a number, boolean or null (pydantic: its repr)
+            node = node.get(key)
         elif part == "[key]":
             continue  # pydantic marks a dict key's own error; the key is already in the path
         elif isinstance(part, str) and part and part not in _LOC_MARKERS and not part.startswith(_LOC_PREFIXES):
@@ -219,6 +222,8 @@ def _message(error: dict) -> str:
         return "required field is missing"
     if kind == "extra_forbidden":
         return "unknown field"
+    if kind == "invalid_key":
+        return "a field name must be a string; quote the key (YAML reads unquoted numbers, true/false and null otherwise)"
     if kind == "string_type":
         what = "key" if tuple(error.get("loc", ()))[-1:] == ("[key]",) else "value"
         return f"expected a string; quote the {what} (YAML reads unquoted numbers, dates and true/false otherwise)"

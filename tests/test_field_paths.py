@@ -115,3 +115,16 @@ def test_only_the_union_branch_the_input_is_shaped_for_is_reported() -> None:
             assert [path for path, _ in models.validation_problems(exc, data=data)] == expected, value
         else:
             raise AssertionError(f"{value!r} validated")
+
+
+def test_a_field_name_yaml_read_as_another_type_is_shown_as_written() -> None:
+    """In a model (not a map) pydantic reports such a key by its repr ("RawScalar('1')", 1 for true, "None")."""
+    from pydantic import ValidationError
+
+    data = {"secretStoreRef": {"name": "s", RawScalar(INT, "1"): "x", True: "y", None: "z"}}
+    with pytest.raises(ValidationError) as caught:
+        models.PlaneSpec.model_validate(data)
+    problems = models.validation_problems(caught.value, data=data)
+    assert [path for path, _ in problems] == ["spec.secretStoreRef[1]", "spec.secretStoreRef[true]",
+                                              "spec.secretStoreRef[null]"]
+    assert all(message.startswith("a field name must be a string") for _, message in problems)
