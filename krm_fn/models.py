@@ -216,8 +216,33 @@ def _input_key(node: Any, part: Any) -> Any:
     return part
 
 
-def _message(error: dict) -> str:
+_MAPPING_TYPES = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
+def _value_at(data: Any, loc: tuple) -> tuple[bool, Any]:
+    """(found, the input value) at pydantic's ``loc`` in ``data`` (its markers skipped)."""
+    node = data
+    for part in loc:
+        if isinstance(node, dict):
+            key = _input_key(node, part)
+            if key in node:
+                node = node[key]
+                continue
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            continue
+        if not (isinstance(part, str) and (part in _LOC_MARKERS or part.startswith(_LOC_PREFIXES))):
+            return False, None
+    return True, node
+
+
+def _message(error: dict, data: Any = None) -> str:
     kind = error.get("type", "")
+    found, value = _value_at(data, tuple(error.get("loc", ()))) if data is not None else (False, None)
+    if kind in _MAPPING_TYPES:  # (pydantic's message names our model class)
+        return f"expected a mapping, found a {krm.type_name(value)}" if found else "expected a mapping"
+    if kind == "string_type" and found and isinstance(value, (list, dict)):
+        return f"expected a string, found a {krm.type_name(value)}"
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
@@ -239,5 +264,5 @@ def validation_problems(exc: ValidationError, prefix: str = "spec", keyed: bool 
     fitting = [e for e in errors if not _other_branch(tuple(e.get("loc", ())), data)]
     for error in fitting or errors:
         path = field_path(tuple(error.get("loc", ())), prefix, keyed, data)
-        seen.setdefault(path, _message(error))
+        seen.setdefault(path, _message(error, data))
     return list(seen.items())
