@@ -226,7 +226,14 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
                 continue
             name, key, path = ref
             if not name or not key:
-                results.error("a secret reference needs both name and key", entry.holder, path)
+                raw = get(entry.obj, "valueFrom", path.rpartition(".")[2])
+                wrong = next((f for f in ("name", "key") if raw.get(f) is not None and not isinstance(raw[f], str)),
+                             None)
+                if wrong is not None:
+                    results.error(f"{wrong} must be a string, found a {krm.type_name(raw[wrong])}", entry.holder,
+                                  f"{path}.{wrong}")
+                else:
+                    results.error("a secret reference needs both name and key", entry.holder, path)
                 continue
             problem = names.secret_key_problem(entry.key)
             if problem:
