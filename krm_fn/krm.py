@@ -368,6 +368,16 @@ def check_item(item: Any, where: str, results: Results) -> None:
         results.error(f"{label} has no {', '.join(missing)}", item, missing[0])
 
 
+def has_namespace(obj: dict, results: Results) -> bool:
+    """Whether an OpenChoreo consumer has a namespace (an error otherwise: its SecretReferences, Environment
+    and Workloads are looked up there, so any other message would blame the wrong field)."""
+    if namespace(obj):
+        return True
+    results.error(f"metadata.namespace is required for a {obj.get('kind')}: its SecretReferences are looked up "
+                  "there", obj, "metadata.namespace")
+    return False
+
+
 def _unsupported(kind: str, api: Any) -> str:
     if api is None:
         return f"{kind} has no apiVersion"

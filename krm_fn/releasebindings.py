@@ -201,6 +201,8 @@ def _plane(binding: dict, env_name: str, inv: Inventory, results: krm.Results) -
 
 
 def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results: krm.Results) -> Iterator[Need]:
+    if not krm.has_namespace(binding, results):
+        return
     ns = krm.namespace(binding)
     component = text(get(binding, "spec", "owner", "componentName"))
     project = text(get(binding, "spec", "owner", "projectName"))
@@ -266,6 +268,9 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
 def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """Needs of every ReleaseBinding, in input order."""
     workloads, bindings = _workloads_and_bindings(items)
+    for workload in workloads:
+        if not krm.namespace(workload) and _secret_reads(workload):  # (no binding can deploy it)
+            krm.has_namespace(workload, results)
     needs: list[Need] = []
     for binding in bindings:
         needs.extend(_binding_needs(binding, workloads, inv, results))

@@ -144,6 +144,8 @@ def _need(obj: dict, target: str, labels: dict, workflows: Workflows, inv: Inven
     secret = text(value)
     if not secret:
         return  # upstream skips the git secret when the parameter is empty
+    if not krm.has_namespace(obj, results):
+        return
     if not check_labels(labels, obj, {"openchoreo.dev/namespace": "metadata.namespace",
                                       "openchoreo.dev/workflowrun-namespace": "metadata.namespace",
                                       "openchoreo.dev/project": "spec.owner.projectName"}, results):
