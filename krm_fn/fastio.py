@@ -480,7 +480,10 @@ class Reader:
         if native is None:
             return None
         found = limits.Measure()
-        docs = [d for d in yamlio.load_all(parts.header, found) if d is not None]
+        try:
+            docs = [d for d in yamlio.load_all(parts.header, found) if d is not None]
+        except (yamlio.YamlError, limits.LimitError):
+            return None  # reported by yamlio on the whole text, with its line (the header's lines are not its)
         if len(docs) != 1 or not isinstance(docs[0], dict) or docs[0].get("items") is not None:
             return None
         self._parts = parts
