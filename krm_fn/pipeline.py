@@ -98,7 +98,8 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
                               config, elsewhere)
     if config.externalSecretAPIVersion.endswith("v1beta1"):
         results.warning("externalSecretAPIVersion external-secrets.io/v1beta1 is not served by External Secrets "
-                        "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config)
+                        "Operator 0.17 and later; use it only for ESO 0.16 and older", rl.function_config,
+                        fnconfig.setting_path(rl.function_config or {}, "externalSecretAPIVersion"))
         if any(render.syncs_on_change_only(p, config) for p in kept):
             results.warning("refreshInterval 0 is written with refreshPolicy: OnChange, which ESO before 0.16 "
                             "does not know: there, depending on the version, such an ExternalSecret may never be "
