@@ -8,6 +8,7 @@ user; set ``SECRETREF_FN_DEBUG=1`` to see one for an internal error.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable
 
@@ -254,6 +255,9 @@ def _schema(out_dir: str, check: bool) -> int:
         click.echo(f"error: {out_dir}: {exc.strerror or exc}", err=True)
         return 1
     if check:
+        if not os.path.isdir(out_dir):
+            click.echo(f"error: {out_dir}: no such folder; run: secretref-fn schema --out {out_dir}", err=True)
+            return 1
         for name in stale:
             click.echo(f"error: {out_dir}/{name} differs from the models; run: secretref-fn schema --out {out_dir}",
                        err=True)

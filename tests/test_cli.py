@@ -313,6 +313,13 @@ def test_schema_out_that_cannot_be_written_is_a_clear_error(tmp_path) -> None:
     assert proc.stderr.decode().startswith(f"error: {blocker / 'sub'}:") and b"Traceback" not in proc.stderr
 
 
+def test_schema_check_of_a_missing_folder_says_so(tmp_path) -> None:
+    proc = run_process(["schema", "--check", "--out", str(tmp_path / "none")])
+    assert proc.returncode == 1
+    assert proc.stderr.decode().splitlines() == [
+        f"error: {tmp_path / 'none'}: no such folder; run: secretref-fn schema --out {tmp_path / 'none'}"]
+
+
 def test_function_mode_does_not_import_the_command_line_library() -> None:
     """Orchestrators run the command without arguments: click (and the commands) are not imported then."""
     import subprocess
