@@ -59,6 +59,16 @@ class FunctionConfig(BaseModel):
     def _duration(cls, value: str) -> str:
         return models.check_duration(value) or value
 
+    @field_validator("outputDir", mode="before")
+    @classmethod
+    def _folder(cls, value: Any) -> Any:
+        """``./planes`` and ``planes/`` are ``planes`` (as kpt cleans paths); other odd segments are errors."""
+        if isinstance(value, str):
+            while value.startswith("./"):
+                value = value[2:]
+            value = value[:-1] if value.endswith("/") and not value.endswith("//") else value
+        return value
+
 
     @model_validator(mode="after")
     def _policies(self) -> "FunctionConfig":

@@ -1,6 +1,7 @@
 """The function config: both bundled forms load, and mean the same."""
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from conftest import ROOT
@@ -83,3 +84,12 @@ def test_an_environment_twice_is_an_error_only_for_different_planes() -> None:
     assert [r.line() for r in other.results if r.severity == "error"] == [
         "error: Environment acme/dev spec.dataPlaneRef: Environment acme/dev is defined more than once, for "
         "different planes (DataPlane/acme/other, DataPlane/acme/default)"]
+
+
+@pytest.mark.parametrize(("value", "folder"), [("./planes", "planes"), ("planes/", "planes"),
+                                               ("././gen/planes/", "gen/planes")])
+def test_output_dir_is_cleaned_as_kpt_cleans_paths(value: str, folder: str) -> None:
+    results = Results()
+    cfg = fnconfig.load({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                         "data": {"outputDir": value}}, results)
+    assert cfg is not None and cfg.outputDir == folder and not list(results)
