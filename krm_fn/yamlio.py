@@ -289,6 +289,10 @@ def _yaml_error(exc: yaml.YAMLError) -> YamlError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
+    first = getattr(exc, "context_mark", None)
+    if context and context.startswith("found duplicate anchor") and first is not None:
+        context, problem = None, (f"an anchor defined a second time (first on line {first.line + 1}): this reader "
+                                  "does not take a redefined anchor (go-yaml does): rename one")
     message = f"{context}: {problem}" if context and problem and context not in problem else problem
     if not isinstance(exc, _OwnError):
         message = _unquoted(message)
