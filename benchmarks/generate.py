@@ -154,6 +154,15 @@ class Generator:
             return f"plain-secret-{self.rng.randrange(1000):03d}", ["value"]
         return ref
 
+    @staticmethod
+    def _registry(name: str) -> str:
+        """A pull secret is a registry credential: a SecretReference picked is swapped for the dockerconfigjson one
+        of its ten (every tenth is one), without another random draw, so the rest of the package stays as it was."""
+        if name.startswith("ref-"):
+            number = int(name[4:])
+            return f"ref-{number - number % 10:05d}"
+        return name
+
     def pod_spec(self, idx: int, containers_key: str = "containers") -> dict:
         rng = self.rng
         env = [{"name": "LOG_LEVEL", "value": "info"}, {"name": "PORT", "value": "8080"}]
@@ -180,8 +189,7 @@ class Generator:
             container["envFrom"] = env_from
         spec: dict = {containers_key: [container], "volumes": volumes}
         if rng.random() < 0.5:
-            pull, _ = self._secret_name()
-            spec["imagePullSecrets"] = [{"name": pull}]
+            spec["imagePullSecrets"] = [{"name": self._registry(self._secret_name()[0])}]
         return spec
 
     def placement(self, family: str, idx: int) -> tuple[dict, dict]:
@@ -243,7 +251,7 @@ class Generator:
                                               "credentialsRef": name, "revision": {"branch": "main"}}}},
                      f"builds/build-{idx:05d}.yaml")
         else:
-            name, _ = self._secret_name()
+            name = self._registry(self._secret_name()[0])
             self.add({"apiVersion": OC, "kind": "ServiceClass", "metadata": {"name": f"class-{idx:05d}",
                                                                               "namespace": HOME},
                       "spec": {"deploymentTemplate": {"template": {"spec": {"imagePullSecrets": [{"name": name}]}}}}},
