@@ -64,9 +64,12 @@ class FunctionConfig(BaseModel):
     def _folder(cls, value: Any) -> Any:
         """``./planes`` and ``planes/`` are ``planes`` (as kpt cleans paths); other odd segments are errors."""
         if isinstance(value, str):
-            while value.startswith("./"):
-                value = value[2:]
-            value = value[:-1] if value.endswith("/") and not value.endswith("//") else value
+            clean = value
+            while clean.startswith("./"):
+                clean = clean[2:]
+            clean = clean[:-1] if clean.endswith("/") and not clean.endswith("//") else clean
+            if clean and not clean.startswith("/"):  # (else the value's own problem is the one to report)
+                return clean
         return value
 
 

@@ -37,6 +37,7 @@ class Need:
     source: dict | None = None  # the object holding ``field`` when not the consumer (a ReleaseBinding's Workload)
     labels: Mapping[str, str] = dataclass_field(default_factory=lambda: krm.EMPTY)  # extra labels on the ExternalSecret
     upstream: str | None = None  # the OpenChoreo template this mirrors (render.UPSTREAM_*)
+    made_up: bool = False  # target_name is made up here (render.Content.made_up), not the name a consumer reads
 
     @property
     def holder(self) -> dict:
@@ -290,7 +291,7 @@ def _build_needs(obj: dict, inv: Inventory) -> Iterator[Need]:
     name = _str(get(obj, "spec", "repository", "credentialsRef"))
     if name:
         yield Need(obj, "spec.repository.credentialsRef", name, home_namespace(obj), "build",
-                   _target_namespace(obj), git_secret_name(krm.name(obj)))
+                   _target_namespace(obj), git_secret_name(krm.name(obj)), made_up=True)
 
 
 def _service_class_refs(obj: dict) -> Iterator[Ref]:

@@ -360,7 +360,7 @@ def _last_applied_secret_fields(obj: dict) -> list[str]:
         return []
     try:
         applied = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # (not JSON, or nested past Python's stack: not kubectl's)
         return []
     return [f for f in ("data", "stringData") if isinstance(applied, dict) and applied.get(f)]
 

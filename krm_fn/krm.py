@@ -234,13 +234,24 @@ class Result:
 
 
 class Results(list):
-    """The results of one run, with helpers to add them."""
+    """The results of one run, with helpers to add them.
+
+    ``containers`` maps an object that is an item of a ``List`` item (by id) to that List: a result on it
+    gives the List's file, and its field is prefixed with its place there (``items[2].stringData``)."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.containers: dict[int, tuple[dict, int]] = {}
 
     def add(self, message: str, obj: dict | None = None, field: str | None = None,
             severity: str = "error") -> Result:
-        result = Result(message, severity,
-                        ObjectRef.of(obj) if obj is not None else None,
-                        field, FileRef.of(obj) if obj is not None else None)
+        file = FileRef.of(obj) if obj is not None else None
+        inside = self.containers.get(id(obj)) if obj is not None and file is None else None
+        if inside is not None:
+            container, position = inside
+            file = FileRef.of(container)
+            message = f"{message} (item {position + 1} of List {name(container) or '(no name)'})"
+        result = Result(message, severity, ObjectRef.of(obj) if obj is not None else None, field, file)
         self.append(result)
         return result
 
@@ -315,7 +326,8 @@ def parse_resource_list(text: str, measure: limits.Measure | None = None,
     api = doc.get("apiVersion")
     if kind == "ResourceList":
         if api not in RESOURCE_LIST_VERSIONS:
-            raise InputError(f"{_unsupported('ResourceList', api)} (expected one of {', '.join(RESOURCE_LIST_VERSIONS)})")
+            raise InputError(f"{_unsupported('ResourceList', api)} "
+                             f"(expected one of {', '.join(RESOURCE_LIST_VERSIONS)})")
     elif kind == "List":
         if api != "v1":
             raise InputError(f"{_unsupported('List', api)} (expected v1)")

@@ -242,13 +242,15 @@ def _message(error: dict, data: Any = None) -> str:
     if kind in _MAPPING_TYPES:  # (pydantic's message names our model class)
         return f"expected a mapping, found a {krm.type_name(value)}" if found else "expected a mapping"
     if kind == "string_type" and found and isinstance(value, (list, dict)):
-        return f"expected a string, found a {krm.type_name(value)}"
+        union = tuple(error.get("loc", ()))[-1:] == ("str",)  # (a union's str branch: a mapping is the other)
+        return f"expected a string{' or a mapping' if union else ''}, found a {krm.type_name(value)}"
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "invalid_key":
-        return "a field name must be a string; quote the key (YAML reads unquoted numbers, true/false and null otherwise)"
+        return ("a field name must be a string; quote the key (YAML reads unquoted numbers, true/false and null "
+                "otherwise)")
     if kind == "string_type":
         what = "key" if tuple(error.get("loc", ()))[-1:] == ("[key]",) else "value"
         return f"expected a string; quote the {what} (YAML reads unquoted numbers, dates and true/false otherwise)"

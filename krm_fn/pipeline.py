@@ -119,7 +119,8 @@ def _list_members(items: list, results: krm.Results) -> list:
     for obj in items:
         if not krm.is_list(obj):
             continue
-        where = f"List {krm.namespace(obj) + '/' if krm.namespace(obj) else ''}{krm.name(obj)}"
+        named = f"{krm.namespace(obj) + '/' if krm.namespace(obj) else ''}{krm.name(obj)}"
+        where = f"List {named}" if named else "a List without a name"
         for position, member in enumerate(obj["items"]):
             if not isinstance(member, dict):
                 results.error(f"{where}: item {position + 1} is a {krm.type_name(member)}, not a Kubernetes object",
@@ -128,6 +129,7 @@ def _list_members(items: list, results: krm.Results) -> list:
             krm.check_item(member, f"{where}: item {position + 1}", results)
             if not isinstance(member.get("metadata", {}), dict):
                 continue
+            results.containers[id(member)] = (obj, position)
             if ownership.is_external_secret(member) and ownership.carries_label(member):
                 results.warning(f"{where}: item {position + 1} is an ExternalSecret secretref-fn generated, not read "
                                 "from a List (the function writes its own as objects of their own): remove it",

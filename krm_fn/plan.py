@@ -59,7 +59,8 @@ def entries_of(need: Need, ref: SecretRef, wholes: dict[int, tuple[Entry, ...]])
     return None, [Entry(need.secret_key, ref, item)]
 
 
-def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef | None:
+def _secret_ref(need: Need, inv: Inventory, results: krm.Results, merges: bool = False) -> SecretRef | None:
+    """``need``'s SecretReference, or None (reported).  ``merges``: the config's creationPolicy is Merge."""
     key = (need.home_namespace, need.secret_name)
     if key in inv.invalid_secret_refs:
         return None  # already reported on the SecretReference itself
@@ -77,7 +78,9 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results) -> SecretRef |
                 return ref
             _consumer_error(results, need, message, need.key_field)
             return None
-    if ".imagePullSecrets[" in need.field and ref.spec.type not in _PULL_TYPES:
+    # (under Merge a type the SecretReference does not state is not written: the existing Secret keeps its own)
+    if ".imagePullSecrets[" in need.field and ref.spec.type not in _PULL_TYPES \
+            and not (merges and not ref.spec.type_declared):
         results.warning(f"SecretReference {ref.name!r} makes a Secret of type {ref.spec.type}: the kubelet pulls "
                         f"images only with a {' or '.join(_PULL_TYPES)} Secret (set spec.template.type)",
                         need.holder, need.field)
@@ -134,7 +137,7 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
     broken: set[tuple[str, str]] = set()  # ExternalSecrets missing a picked entry: not rendered half
     wholes: dict[int, tuple[Entry, ...]] = {}
     for need in needs:
-        ref = _secret_ref(need, inv, results)
+        ref = _secret_ref(need, inv, results, config.creationPolicy == "Merge")
         try:  # (placed even when the reference is wrong: one run reports both)
             targets = planes_for(need, inv)
         except PlacementError as exc:
@@ -163,7 +166,7 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
             whole, entries = entries_of(need, ref, wholes)
             if existing is None:
                 planned[key] = Planned(Target(plane_id, plane.store, need.target_namespace, need.target_name),
-                                       whole, entries, need.labels, need.upstream, [need])
+                                       whole, entries, need.labels, need.upstream, need.made_up, needs=[need])
                 continue
             problem = existing.conflict(whole, entries)
             if problem is None:

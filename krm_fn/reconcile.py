@@ -72,25 +72,33 @@ def drop_clashes(planned: list[Planned], inv: Inventory, config: FunctionConfig,
     return kept
 
 
+# The creationPolicy values with which ESO creates the Secret (and so owns it or takes it over).
+CREATING = ("Owner", "Orphan", "CreateOrMerge")
+
+
 def _other_creator(item: Planned, inv: Inventory, config: FunctionConfig, results: krm.Results) -> bool:
     """Whether something in the input already makes the Secret ``item`` would create (reported): a user's
-    ExternalSecret of another name (ESO: "secret is owned by another ExternalSecret"), or a Secret itself,
-    which creationPolicy Owner or Orphan would take over from whatever applies it (Merge expects it)."""
+    ExternalSecret of another name that creates it too (ESO: "secret is owned by another ExternalSecret"; one
+    with creationPolicy Merge or None only adds to it), or a Secret itself, which the ExternalSecret written
+    would take over from whatever applies it (not under Merge or None: then ESO expects it)."""
     target = item.target
     key = (target.namespace, target.name)
     user = inv.user_secret_names.get(key)
-    if user is not None:
+    if user is not None and (krm.get_path(user, "spec.target.creationPolicy") or "Owner") in CREATING:
         results.error(f"ExternalSecret {krm.namespace(user)}/{krm.name(user)} is not managed by secretref-fn and "
                       f"creates Secret {target.namespace}/{target.name}, which secretref-fn would also create from "
                       f"SecretReference {item.source} for {target.plane}; two ExternalSecrets cannot own one Secret: "
-                      "rename or remove one of them", user, "spec.target.name")
+                      "give yours another spec.target.name, or creationPolicy Merge to add to ours", user,
+                      "spec.target.name")
         return True
     secret = inv.input_secrets.get(key)
-    if secret is not None and config.creationPolicy in ("Owner", "Orphan"):
+    policy = render.creation_policy(item, config)
+    if secret is not None and policy in CREATING:
         results.error(f"Secret {target.namespace}/{target.name} is in the input, and secretref-fn would generate an "
                       f"ExternalSecret creating it from SecretReference {item.source} for {target.plane} "
-                      f"(creationPolicy {config.creationPolicy} takes an existing Secret over): remove the Secret, "
-                      "or rename the SecretReference", secret, "metadata.name")
+                      f"(creationPolicy {policy} takes an existing Secret over): remove the Secret from the input"
+                      + ("" if item.made_up else ", or set the config's creationPolicy: Merge to add to it"),
+                      secret, "metadata.name")
         return True
     return False
 

@@ -262,15 +262,17 @@ def _binding_needs(binding: dict, workloads: list[dict], inv: Inventory, results
             target = file_secret_name(component, env_name, entry.key, remote(inv, ns, name, key))
         yield Need(binding, f"{path}.name", name, ns, "data", target_ns, target, key, f"{path}.key",
                    plane=plane, secret_key=entry.key, source=entry.holder if entry.holder is not binding else None,
-                   labels=labels, upstream=UPSTREAM_DATA)
+                   labels=labels, upstream=UPSTREAM_DATA, made_up=True)
 
 
 def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:
     """Needs of every ReleaseBinding, in input order."""
     workloads, bindings = _workloads_and_bindings(items)
     for workload in workloads:
-        if not krm.namespace(workload) and _secret_reads(workload):  # (no binding can deploy it)
-            krm.has_namespace(workload, results)
+        if not krm.namespace(workload) and _secret_reads(workload):  # (a kustomize base, say: a warning, as for a
+            results.warning("Workload has no metadata.namespace, so no ReleaseBinding deploys it here and its "  # Pod)
+                            "secrets cannot be matched to SecretReferences; set the namespace before this function "
+                            "runs", workload, "metadata.namespace")
     needs: list[Need] = []
     for binding in bindings:
         needs.extend(_binding_needs(binding, workloads, inv, results))

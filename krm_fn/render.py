@@ -67,6 +67,9 @@ class Content:
     entries: Sequence[Entry]  # a whole SecretReference's: one tuple shared by all its copies (plan.build)
     labels: Mapping[str, str] = field(default_factory=lambda: krm.EMPTY)
     upstream: str | None = None  # which OpenChoreo template this mirrors (for compatibility: upstream)
+    # The Secret's name is one secretref-fn (as OpenChoreo) makes up (<build>-git-secret, a content-hash name),
+    # not the name of the SecretReference a consumer reads: nothing else creates such a Secret.
+    made_up: bool = False
 
     @property
     def sources(self) -> list[SecretRef]:
@@ -155,18 +158,13 @@ def secret_keys(ref: SecretRef) -> list[str]:
     return ref.spec.keys()
 
 
-def name_made_up(content: Content) -> bool:
-    """Whether the Secret's name is one secretref-fn (as OpenChoreo) makes up (``<build>-git-secret``, a
-    content-hash name), not the name of the SecretReference a consumer reads: nothing else creates it."""
-    return content.template_ref is None or content.target.name != content.template_ref.name
-
-
 def creation_policy(content: Content, config: fnconfig.FunctionConfig) -> str:
-    """The config's ``creationPolicy``, except ``Owner`` for a made-up name under ``Merge`` or ``None``.
+    """The ``creationPolicy`` written: the config's, except ``Owner`` for a made-up name under ``Merge`` or
+    ``None``, and always ``Owner`` in OpenChoreo's own templates (``compatibility: upstream``).
 
     *Decision:* with those two ESO creates no Secret, it expects one; a Secret of a made-up name never
     exists beforehand, so its consumer (a Deployment, a workflow) would wait for it forever."""
-    if config.creationPolicy in ("Merge", "None") and name_made_up(content):
+    if _upstream(content, config) or (config.creationPolicy in ("Merge", "None") and content.made_up):
         return "Owner"
     return config.creationPolicy
 
@@ -284,8 +282,8 @@ def check(content: Content, config: fnconfig.FunctionConfig) -> None:
         if content.upstream == UPSTREAM_WORKFLOW:
             _check_required_keys(ref, _UPSTREAM_REQUIRED_KEYS)
         return
-    if creation_policy(content, config) != "Merge":  # (merged into: the Secret may hold the other keys)
-        _check_required_keys(ref)
+    if creation_policy(content, config) not in ("Merge", "None"):  # (merged into, or not written: the Secret
+        _check_required_keys(ref)                                   # may hold the other keys)
     _registry_server(ref)
 
 

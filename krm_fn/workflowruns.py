@@ -155,7 +155,7 @@ def _need(obj: dict, target: str, labels: dict, workflows: Workflows, inv: Inven
         return
     ns = krm.namespace(obj)
     yield Need(obj, field, secret, ns, "build", workflows_namespace(ns), target, plane=plane, labels=labels,
-               upstream=UPSTREAM_WORKFLOW)
+               upstream=UPSTREAM_WORKFLOW, made_up=True)
 
 
 def find(items: list, inv: Inventory, results: krm.Results) -> list[Need]:

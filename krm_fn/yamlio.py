@@ -224,7 +224,8 @@ class _Loader(_BaseLoader):
                         "while constructing a mapping", node.start_mark,
                         "found an unhashable key", key_node.start_mark) from None
                 if duplicate:  # (a key is a name, not a value: quoted)
-                    raise _OwnError(None, None, f"duplicate mapping key {key!r}", key_node.start_mark)
+                    shown = repr(key.text) if isinstance(key, RawScalar) else repr(key)  # as written: '0x1F'
+                    raise _OwnError(None, None, f"duplicate mapping key {shown}", key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -277,7 +278,7 @@ class _OwnError(yaml.constructor.ConstructorError):
 # Quoted text in PyYAML's messages that is never a value's: a token's name ('<block end>'), an indicator
 # (',' or ']') or a control character ('\t').  Anything else quoted (an alias, a tag handle, a character
 # of a value) may be part of a secret value and is not repeated.
-_KEPT_QUOTE = re.compile(r"'(?:<[a-z ]+>|[-?:,\[\]{}#&*!|>%@`]|\\[tnr0]|\\x[01][0-9a-f]|\\x7f)'")
+_KEPT_QUOTE = re.compile(r"'(?:<[a-z ]+>|[-?:,\[\]{}#&*!|>%@`]|\\[tnr0]|\\x[01][0-9a-f]|\\x7f)'|\"<[a-z ]+>\"")
 _QUOTED = re.compile(r"(?<![A-Za-z])(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")(?![A-Za-z])")
 
 
@@ -315,6 +316,9 @@ def _json_number(text: str) -> Any:
     return text if tag == STR else RawScalar(tag, text)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # (Go's encoder writes \u003c for "<": common, and cheap)
+
+
 def _load_json(text: str) -> Any:
     try:
         data = json.loads(
@@ -326,7 +330,7 @@ def _load_json(text: str) -> Any:
         )
     except json.JSONDecodeError as exc:
         raise YamlError(f"invalid JSON: {exc.msg}", exc.lineno) from None
-    if "\\u" in text:  # a lone surrogate escape ("\\ud800") makes a string no UTF-8 output can hold
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # a lone one ("\\ud800"): a string UTF-8 cannot hold
         try:
             json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
         except UnicodeEncodeError:  # (the YAML reader then reports the escape with its line)
@@ -378,6 +382,10 @@ def _load_yaml(text: str, measure: limits.Measure) -> list[Any]:
     except yaml.YAMLError as exc:
         if "maximum nesting depth" in str(getattr(exc, "problem", "")):  # libyaml stops at 1000 levels
             raise limits.LimitError(limits.problem("maxDepth", "over 1000", limits.CAPS.maxDepth, True)) from None
+        if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):  # (a position, no line)
+            what = "control characters are not allowed" if exc.character < 0x20 else "a character YAML does not allow"
+            raise YamlError(f"invalid YAML: character #x{exc.character:04x}: {what}",
+                            text.count("\n", 0, exc.position) + 1) from None
         raise _yaml_error(exc) from None
     except RecursionError:
         raise YamlError("invalid YAML: nesting is too deep") from None

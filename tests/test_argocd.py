@@ -203,7 +203,8 @@ def test_a_config_file_whose_name_starts_with_two_dots_is_in_the_package(repo: P
     package = repo / "examples" / "kpt"
     (package / "secretfanout.yaml").rename(package / "..secretfanout.yaml")
     kptfile = (package / "Kptfile").read_text()
-    (package / "Kptfile").write_text(kptfile.replace("configPath: secretfanout.yaml", "configPath: ..secretfanout.yaml"))
+    (package / "Kptfile").write_text(kptfile.replace("configPath: secretfanout.yaml",
+                                                     "configPath: ..secretfanout.yaml"))
     proc = _generate(repo, "examples/kpt", _plane("DataPlane/acme/production"))
     assert proc.returncode == 0 and "kind: ExternalSecret" in proc.stdout, proc.stderr
 

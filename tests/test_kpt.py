@@ -369,4 +369,5 @@ def test_a_list_in_a_package_file_fans_out_as_its_items_would(tmp_path: Path) ->
     build = yaml.safe_load((listed / "workloads" / "build.yaml").read_text())["items"][0]
     assert build["metadata"]["annotations"]["secretref-fn.openchoreo.dev/credentials-secret"] == "orders-api-git-secret"
     plugin = _run(["secretref-fn", "render", "."], listed, env).stdout
-    assert plugin.count("kind: ExternalSecret") == sum(data.count(b"kind: ExternalSecret") for data in expected.values())
+    assert plugin.count("kind: ExternalSecret") == sum(data.count(b"kind: ExternalSecret")
+                                                       for data in expected.values())

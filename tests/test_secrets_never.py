@@ -59,9 +59,13 @@ def test_an_unquoted_value_read_as_a_tag_is_not_quoted(tmp_path, value: str) -> 
         assert FAKE.encode() not in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("text", [f"a: *{FAKE}\n", f"a: !{FAKE}!x y\n", f'a: "\\q{FAKE}"\n',
-                                  f"a: !!binary {FAKE}é\n"])
-def test_yaml_errors_quote_no_value_without_libyaml_either(text: str) -> None:
+@pytest.mark.parametrize(("text", "quoted"), [
+    (f"a: *{FAKE}\n", FAKE),  # an alias's name
+    (f"a: !{FAKE}!x y\n", FAKE),  # a tag handle
+    (f'a: "\\q{FAKE}"\n', "'q'"),  # a character of the value, after a backslash
+    (f"a: !!binary {FAKE}é\n", "\\xe9"),  # a character of the value that is not base64
+])
+def test_yaml_errors_quote_no_value_without_libyaml_either(text: str, quoted: str) -> None:
     # The pure-Python reader (PyYAML without libyaml) quotes aliases, tag handles and characters.
     import yaml
 
@@ -77,4 +81,4 @@ def test_yaml_errors_quote_no_value_without_libyaml_either(text: str) -> None:
     with pytest.raises(yaml.YAMLError) as caught:
         list(yaml.load_all(text, PureLoader))
     message = str(yamlio._yaml_error(caught.value))
-    assert "invalid YAML" in message and FAKE not in message and "FAKE" not in message
+    assert "invalid YAML" in message and quoted not in message and "FAKE" not in message
