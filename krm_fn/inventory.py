@@ -165,8 +165,8 @@ class Inventory:
     kept_files: dict[str, str] = field(default_factory=dict)
     environment_copies: list[tuple[Environment, Environment]] = field(default_factory=list)  # defined twice
     user_external_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
-    # (namespace, Secret) -> the first user ExternalSecret creating it; -> the input Secret of that name
-    user_secret_names: dict[tuple[str, str], dict] = field(default_factory=dict)
+    # (namespace, Secret) -> the user ExternalSecrets writing it; -> the input Secret of that name
+    user_secret_names: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     input_secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     # (namespace, name) -> (its plane, or None for a user's, and the object) of the ExternalSecrets in kpt
     # subpackages that render their own (the run passes them through unread: see pipeline)
@@ -413,7 +413,7 @@ def build(items: list, config: FunctionConfig, results: krm.Results, files: bool
             inv.user_external_secrets[(krm.namespace(obj), krm.name(obj))] = obj
             target = krm.get_path(obj, "spec.target.name")
             inv.user_secret_names.setdefault((krm.namespace(obj), target if isinstance(target, str) and target
-                                              else krm.name(obj)), obj)
+                                              else krm.name(obj)), []).append(obj)
         elif _is_openchoreo(obj):
             if kind == "SecretReference":
                 _add_secret_ref(obj, inv, results)

@@ -236,8 +236,8 @@ class Result:
 class Results(list):
     """The results of one run, with helpers to add them.
 
-    ``containers`` maps an object that is an item of a ``List`` item (by id) to that List: a result on it
-    gives the List's file, and its field is prefixed with its place there (``items[2].stringData``)."""
+    ``containers`` maps an object that is an item of a ``List`` item (by id) to that List and its place
+    there: a result on it gives the List's file, and its message says "(item 3 of List name)"."""
 
     def __init__(self, *args) -> None:
         super().__init__(*args)

@@ -242,7 +242,9 @@ def _message(error: dict, data: Any = None) -> str:
     if kind in _MAPPING_TYPES:  # (pydantic's message names our model class)
         return f"expected a mapping, found a {krm.type_name(value)}" if found else "expected a mapping"
     if kind == "string_type" and found and isinstance(value, (list, dict)):
-        union = tuple(error.get("loc", ()))[-1:] == ("str",)  # (a union's str branch: a mapping is the other)
+        loc = tuple(error.get("loc", ()))
+        parent = _value_at(data, loc[:-1])[1] if loc[-1:] == ("str",) else None
+        union = loc[-1:] == ("str",) and not (isinstance(parent, dict) and "str" in parent)  # (not a key "str")
         return f"expected a string{' or a mapping' if union else ''}, found a {krm.type_name(value)}"
     if kind == "missing":
         return "required field is missing"

@@ -126,10 +126,10 @@ def _list_members(items: list, results: krm.Results) -> list:
                 results.error(f"{where}: item {position + 1} is a {krm.type_name(member)}, not a Kubernetes object",
                               obj, f"items[{position}]")
                 continue
-            krm.check_item(member, f"{where}: item {position + 1}", results)
+            results.containers[id(member)] = (obj, position)  # (results on it name the List and its file)
+            krm.check_item(member, "List item", results)
             if not isinstance(member.get("metadata", {}), dict):
                 continue
-            results.containers[id(member)] = (obj, position)
             if ownership.is_external_secret(member) and ownership.carries_label(member):
                 results.warning(f"{where}: item {position + 1} is an ExternalSecret secretref-fn generated, not read "
                                 "from a List (the function writes its own as objects of their own): remove it",

@@ -59,8 +59,8 @@ def entries_of(need: Need, ref: SecretRef, wholes: dict[int, tuple[Entry, ...]])
     return None, [Entry(need.secret_key, ref, item)]
 
 
-def _secret_ref(need: Need, inv: Inventory, results: krm.Results, merges: bool = False) -> SecretRef | None:
-    """``need``'s SecretReference, or None (reported).  ``merges``: the config's creationPolicy is Merge."""
+def _secret_ref(need: Need, inv: Inventory, results: krm.Results, policy: str = "Owner") -> SecretRef | None:
+    """``need``'s SecretReference, or None (reported).  ``policy``: the config's creationPolicy."""
     key = (need.home_namespace, need.secret_name)
     if key in inv.invalid_secret_refs:
         return None  # already reported on the SecretReference itself
@@ -78,9 +78,10 @@ def _secret_ref(need: Need, inv: Inventory, results: krm.Results, merges: bool =
                 return ref
             _consumer_error(results, need, message, need.key_field)
             return None
-    # (under Merge a type the SecretReference does not state is not written: the existing Secret keeps its own)
-    if ".imagePullSecrets[" in need.field and ref.spec.type not in _PULL_TYPES \
-            and not (merges and not ref.spec.type_declared):
+    # (under None no Secret is written; under Merge a type the SecretReference does not state is not written:
+    # the existing Secret keeps its own)
+    if ".imagePullSecrets[" in need.field and ref.spec.type not in _PULL_TYPES and policy != "None" \
+            and not (policy == "Merge" and not ref.spec.type_declared):
         results.warning(f"SecretReference {ref.name!r} makes a Secret of type {ref.spec.type}: the kubelet pulls "
                         f"images only with a {' or '.join(_PULL_TYPES)} Secret (set spec.template.type)",
                         need.holder, need.field)
@@ -137,7 +138,7 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
     broken: set[tuple[str, str]] = set()  # ExternalSecrets missing a picked entry: not rendered half
     wholes: dict[int, tuple[Entry, ...]] = {}
     for need in needs:
-        ref = _secret_ref(need, inv, results, config.creationPolicy == "Merge")
+        ref = _secret_ref(need, inv, results, config.creationPolicy)
         try:  # (placed even when the reference is wrong: one run reports both)
             targets = planes_for(need, inv)
         except PlacementError as exc:
@@ -171,6 +172,7 @@ def build(needs: list[Need], inv: Inventory, config: FunctionConfig, results: kr
             problem = existing.conflict(whole, entries)
             if problem is None:
                 existing.needs.append(need)
+                existing.made_up = existing.made_up and need.made_up  # (a consumer reads the name: it may exist)
             else:
                 first = existing.needs[0]
                 results.error(

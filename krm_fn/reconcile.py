@@ -80,11 +80,15 @@ def _other_creator(item: Planned, inv: Inventory, config: FunctionConfig, result
     """Whether something in the input already makes the Secret ``item`` would create (reported): a user's
     ExternalSecret of another name that creates it too (ESO: "secret is owned by another ExternalSecret"; one
     with creationPolicy Merge or None only adds to it), or a Secret itself, which the ExternalSecret written
-    would take over from whatever applies it (not under Merge or None: then ESO expects it)."""
+    would take over from whatever applies it.  Nothing clashes when ours is written with Merge or None."""
     target = item.target
     key = (target.namespace, target.name)
-    user = inv.user_secret_names.get(key)
-    if user is not None and (krm.get_path(user, "spec.target.creationPolicy") or "Owner") in CREATING:
+    policy = render.creation_policy(item, config)
+    if policy not in CREATING:
+        return False  # ours adds to the Secret (Merge) or writes none (None): ESO expects it made elsewhere
+    user = next((es for es in inv.user_secret_names.get(key, ())
+                 if (krm.get_path(es, "spec.target.creationPolicy") or "Owner") in CREATING), None)
+    if user is not None:
         results.error(f"ExternalSecret {krm.namespace(user)}/{krm.name(user)} is not managed by secretref-fn and "
                       f"creates Secret {target.namespace}/{target.name}, which secretref-fn would also create from "
                       f"SecretReference {item.source} for {target.plane}; two ExternalSecrets cannot own one Secret: "
@@ -92,8 +96,7 @@ def _other_creator(item: Planned, inv: Inventory, config: FunctionConfig, result
                       "spec.target.name")
         return True
     secret = inv.input_secrets.get(key)
-    policy = render.creation_policy(item, config)
-    if secret is not None and policy in CREATING:
+    if secret is not None:
         results.error(f"Secret {target.namespace}/{target.name} is in the input, and secretref-fn would generate an "
                       f"ExternalSecret creating it from SecretReference {item.source} for {target.plane} "
                       f"(creationPolicy {policy} takes an existing Secret over): remove the Secret from the input"

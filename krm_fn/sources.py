@@ -257,14 +257,34 @@ def kpt_function_config(package: str, notes: list[str] | None = None) -> tuple[b
 
     The first mutator running secretref-fn (by ``exec`` or ``image``), else the first validator: its
     ``configPath`` (a file of the package) or ``configMap`` (a ConfigMap ``function-input`` of strings,
-    as kpt builds it), or no config.  ``selectors``/``exclude`` are not applied here: a note says so.
+    as kpt builds it), or no config; a validator's with ``mode: validate`` (kpt keeps nothing a validator
+    writes).  ``selectors``/``exclude`` are not applied here: a note says so.
     """
     label = os.path.join(package, PACKAGE_FILE)
     kptfile = _kptfile(package)
     entries = krm.entries_running_this_function(kptfile) if kptfile is not None else []
     if not entries:
         return False, None
-    entry = entries[0]
+    named, config = _entry_config(package, label, entries[0], notes)
+    if not krm.entries_running_this_function(kptfile, ("mutators",)):
+        config = _validating(config)  # kpt never writes a validator's output: generate nothing, as kpt does
+    return named, config
+
+
+def _validating(config: dict | None) -> dict:
+    """``config`` with ``mode: validate`` (a validator's: kpt keeps none of its output)."""
+    if config is None:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "function-input"},
+                "data": {"mode": "validate"}}
+    field = "data" if config.get("kind") == "ConfigMap" else "spec"
+    values = config.get(field)
+    if values is None or isinstance(values, dict):  # (anything else is reported as the config's error)
+        config = {**config, field: {**(values or {}), "mode": "validate"}}
+    return config
+
+
+def _entry_config(package: str, label: str, entry: dict, notes: list[str] | None) -> tuple[bool, dict | None]:
+    """(True, the config kpt passes the pipeline ``entry``), read as :func:`kpt_function_config` says."""
     if notes is not None and (entry.get("selectors") or entry.get("exclude")):
         notes.append(f"{PACKAGE_FILE}: selectors and exclude of secretref-fn are not applied here (kpt applies "
                      "them): every object of the package is read")

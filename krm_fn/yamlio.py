@@ -224,8 +224,8 @@ class _Loader(_BaseLoader):
                         "while constructing a mapping", node.start_mark,
                         "found an unhashable key", key_node.start_mark) from None
                 if duplicate:  # (a key is a name, not a value: quoted)
-                    shown = repr(key.text) if isinstance(key, RawScalar) else repr(key)  # as written: '0x1F'
-                    raise _OwnError(None, None, f"duplicate mapping key {shown}", key_node.start_mark)
+                    shown = repr(key_node.value) if isinstance(key_node, ScalarNode) else "(a collection)"
+                    raise _OwnError(None, None, f"duplicate mapping key {shown}", key_node.start_mark)  # as written
         return super().construct_mapping(node, deep=deep)
 
 
@@ -384,8 +384,9 @@ def _load_yaml(text: str, measure: limits.Measure) -> list[Any]:
             raise limits.LimitError(limits.problem("maxDepth", "over 1000", limits.CAPS.maxDepth, True)) from None
         if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):  # (a position, no line)
             what = "control characters are not allowed" if exc.character < 0x20 else "a character YAML does not allow"
+            at = text.find(chr(exc.character))  # (the first one stops the reader; its position counts bytes)
             raise YamlError(f"invalid YAML: character #x{exc.character:04x}: {what}",
-                            text.count("\n", 0, exc.position) + 1) from None
+                            text.count("\n", 0, at) + 1 if at >= 0 else None) from None
         raise _yaml_error(exc) from None
     except RecursionError:
         raise YamlError("invalid YAML: nesting is too deep") from None
