@@ -192,6 +192,9 @@ def _other_branch(loc: tuple, data: Any) -> bool:
     is not meant as the ``str`` branch, a string not as a model's (pydantic reports every branch)."""
     node = data
     for part in loc:
+        if isinstance(node, dict) and type(part) is str and part in node:  # a key of the input ("str" too)
+            node = node[part]
+            continue
         if part == "str" or (isinstance(part, str) and part[:1].isupper() and part.isidentifier()):
             if (part == "str") == isinstance(node, dict) or (part != "str" and isinstance(node, str)):
                 return True

@@ -128,3 +128,16 @@ def test_a_field_name_yaml_read_as_another_type_is_shown_as_written() -> None:
     assert [path for path, _ in problems] == ["spec.secretStoreRef[1]", "spec.secretStoreRef[true]",
                                               "spec.secretStoreRef[null]"]
     assert all(message.startswith("a field name must be a string") for _, message in problems)
+
+
+def test_a_map_key_named_str_is_a_key_not_a_union_branch() -> None:
+    """pydantic names a union's str branch "str" in loc: a label key "str" must not be taken for one (its error
+    was dropped as the 'other branch', or called a string-or-mapping field)."""
+    from pydantic import ValidationError
+
+    data = {"template": {"metadata": {"labels": {"str": [1], "other": [1]}}}, "data": []}
+    with pytest.raises(ValidationError) as caught:
+        models.SecretReferenceSpec.model_validate(data)
+    problems = dict(models.validation_problems(caught.value, data=data))
+    assert problems["spec.template.metadata.labels[str]"] == "expected a string, found a list"
+    assert problems["spec.template.metadata.labels[other]"] == "expected a string, found a list"
