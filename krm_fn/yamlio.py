@@ -330,11 +330,10 @@ def _load_json(text: str) -> Any:
         )
     except json.JSONDecodeError as exc:
         raise YamlError(f"invalid JSON: {exc.msg}", exc.lineno) from None
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # a lone one ("\\ud800"): a string UTF-8 cannot hold
-        try:
-            json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
-        except UnicodeEncodeError:  # (the YAML reader then reports the escape with its line)
-            raise YamlError("invalid JSON: a \\u escape is half of a UTF-16 surrogate pair") from None
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        # A UTF-16 surrogate escape: go-yaml (kpt reads JSON as YAML) refuses it, paired or not, and Python's
+        # json reads a lone one into a string UTF-8 cannot hold.  The YAML reader reports it, with its line.
+        raise YamlError("invalid JSON: a \\u escape of a UTF-16 surrogate")
     return data
 
 
