@@ -114,8 +114,9 @@ def _render(paths: tuple[str, ...], plane: str | None, config_path: str | None) 
     if out.results.has_errors:
         return 1
     if analysis.config is not None and analysis.config.mode == "validate":
-        click.echo("warning: the function config sets mode: validate (a kpt validator's): nothing is generated, "
-                   "the input's ExternalSecrets are printed as they are", err=True)
+        click.echo("warning: mode: validate (the package's Kptfile runs secretref-fn only as a validator, or its "
+                   "config says so): nothing is generated, the input's ExternalSecrets are printed as they are",
+                   err=True)
     objects = sources.to_apply(out.items, plane)
     generated, inputs = [], []
     for obj in objects:

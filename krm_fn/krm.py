@@ -347,9 +347,9 @@ def parse_resource_list(text: str, measure: limits.Measure | None = None,
 
 
 def is_list(obj: Any) -> bool:
-    """A ``v1`` ``List`` with its ``items``: kubectl, kustomize and Argo CD read them as objects."""
-    return (isinstance(obj, dict) and obj.get("kind") == "List" and obj.get("apiVersion") == "v1"
-            and isinstance(obj.get("items"), list))
+    """A ``List`` with its ``items``: kubectl, kustomize and Argo CD read them as objects (so does ``render``,
+    whatever its apiVersion; a List in a List too)."""
+    return isinstance(obj, dict) and obj.get("kind") == "List" and isinstance(obj.get("items"), list)
 
 
 def check_items(items: Iterable[Any], results: Results) -> None:

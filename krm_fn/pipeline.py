@@ -108,7 +108,8 @@ def analyze(rl: krm.ResourceList, overrides: dict | None = None, files: bool = T
 
 
 def _list_members(items: list, results: krm.Results) -> list:
-    """The objects inside the ``v1`` ``List`` items, read after the items (which pass through as they are).
+    """The objects inside the ``List`` items (a List's in a List too), read after the items (which pass
+    through as they are).
 
     kpt passes a ``List`` in a package file as one object; kubectl, kustomize, Argo CD and ``render``
     read its items as objects.  *Decision:* the function reads them too, so kpt and the Argo CD plugin
@@ -116,9 +117,9 @@ def _list_members(items: list, results: krm.Results) -> list:
     List (a warning: it is regenerated as an object of its own); a member that is no object is an error.
     """
     members = []
-    for obj in items:
-        if not krm.is_list(obj):
-            continue
+    lists = [obj for obj in items if krm.is_list(obj)]
+    while lists:
+        obj = lists.pop(0)
         named = f"{krm.namespace(obj) + '/' if krm.namespace(obj) else ''}{krm.name(obj)}"
         where = f"List {named}" if named else "a List without a name"
         for position, member in enumerate(obj["items"]):
@@ -127,6 +128,9 @@ def _list_members(items: list, results: krm.Results) -> list:
                               obj, f"items[{position}]")
                 continue
             results.containers[id(member)] = (obj, position)  # (results on it name the List and its file)
+            if krm.is_list(member):
+                lists.append(member)
+                continue
             krm.check_item(member, "List item", results)
             if not isinstance(member.get("metadata", {}), dict):
                 continue

@@ -14,7 +14,7 @@ The part kept is what the steps read:
 * the whole object for anything else the inventory types or checks
   (OpenChoreo and ESO kinds, core Secrets, objects this function generated,
   Kptfiles: the pipeline reads which subpackages run this function;
-  ``v1`` Lists: the pipeline reads the objects they hold)
+  Lists: the pipeline reads the objects they hold)
   and anything reconcile may change (an item carrying an annotation this
   function writes on consumers);
 * of a Kubernetes or Argo workload, the Secret names its pod specs read, as
@@ -51,7 +51,7 @@ def project(obj: dict) -> dict | None:
     group = krm.group(api)
     if kind == "SecretReference" and group == GROUP:
         return SecretReference(identity, spec_of(obj))
-    if group in WHOLE_GROUPS or (api == "v1" and kind in ("Secret", "List")):
+    if group in WHOLE_GROUPS or kind == "List" or (kind == "Secret" and api == "v1"):
         return None
     found = workload_refs(obj)
     if found is None:

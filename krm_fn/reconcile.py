@@ -121,17 +121,16 @@ def merge(items: list, inv: Inventory, generated: list, annotate: dict[int, dict
         if (isinstance(obj, dict) and id(obj) not in elsewhere
                 and any(k in krm.annotations(obj) for k in CONSUMER_ANNOTATIONS)):
             return krm.without_annotations(obj, CONSUMER_ANNOTATIONS.__contains__)  # its ExternalSecret is gone
+        if krm.is_list(obj):  # its items are read as objects (pipeline._list_members): consumers too
+            members = [consumer(member) for member in obj["items"]]
+            if any(new is not old for new, old in zip(members, obj["items"])):
+                return {**obj, "items": members}
         return obj
 
     out = []
     for index, obj in enumerate(items):
         if index in inv.owned:
             continue
-        obj = consumer(obj)
-        if krm.is_list(obj):  # its items are read as objects (pipeline._list_members): consumers too
-            members = [consumer(member) for member in obj["items"]]
-            if any(new is not old for new, old in zip(members, obj["items"])):
-                obj = {**obj, "items": members}
-        out.append(obj)
+        out.append(consumer(obj))
     out.extend(generated)
     return out

@@ -111,7 +111,7 @@ def _documents(text: str, label: str, measure: limits.Measure | None = None,
             how = "pipe it to secretref-fn" if label == "-" else f"run secretref-fn < {label}"
             raise SourceError(f"{label}: a ResourceList is the function's input: {how} "
                               "(or give this command the files its items come from)")
-        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+        if krm.is_list(doc):
             objects = list(enumerate(doc["items"], 1))
             where = "List item"
         else:

@@ -235,8 +235,8 @@ def test_render_of_a_package_that_only_validates_says_nothing_is_generated(tmp_p
     proc = run_process(["render", "--plane", "DataPlane/acme/production", str(package)])
     assert proc.returncode == 0 and b"kind: ExternalSecret" not in proc.stdout
     assert proc.stderr.decode().splitlines() == [
-        "warning: the function config sets mode: validate (a kpt validator's): nothing is generated, the input's "
-        "ExternalSecrets are printed as they are"]
+        "warning: mode: validate (the package's Kptfile runs secretref-fn only as a validator, or its config says "
+        "so): nothing is generated, the input's ExternalSecrets are printed as they are"]
     # the same with a validator whose own config does not say mode: validate (kpt keeps none of its output)
     other = tmp_path / "other"
     shutil.copytree(ROOT / "examples" / "kpt", other)
@@ -244,7 +244,7 @@ def test_render_of_a_package_that_only_validates_says_nothing_is_generated(tmp_p
     kptfile.write_text(kptfile.read_text().replace("  mutators:", "  validators:"))
     proc = run_process(["render", str(other)])
     assert proc.returncode == 0 and b"kind: ExternalSecret" not in proc.stdout
-    assert b"mode: validate (a kpt validator's)" in proc.stderr
+    assert b"runs secretref-fn only as a validator" in proc.stderr
 
 
 def test_render_one_plane_prints_only_its_externalsecrets() -> None:
