@@ -266,7 +266,7 @@ def kpt_function_config(package: str, notes: list[str] | None = None) -> tuple[b
     if not entries:
         return False, None
     named, config = _entry_config(package, label, entries[0], notes)
-    if not krm.entries_running_this_function(kptfile, ("mutators",)):
+    if not krm.mutates_with_this_function(kptfile):
         config = _validating(config)  # kpt never writes a validator's output: generate nothing, as kpt does
     return named, config
 
